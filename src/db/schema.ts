@@ -1,0 +1,99 @@
+import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
+
+/** Timestamps are written by Postgres (`now()`), read back as Date. */
+type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+
+export interface OperationsTable {
+  operation_id: string;
+  /** Publication order: the sequence decides which of two operations on one member wins. */
+  seq: Generated<number>;
+  kind: string;
+  enterprise_id: string | null;
+  payload_hash: string;
+  /** The operation's small parameters (everything but the item list), for reads and chunk planning. */
+  params: ColumnType<Record<string, unknown>, string, string>;
+  source: string;
+  status: string;
+  items_total: number;
+  chunks_total: number | null;
+  chunks_done: Generated<number>;
+  chunks_failed: Generated<number>;
+  items_done: Generated<number>;
+  applied: Generated<number>;
+  unchanged: Generated<number>;
+  superseded: Generated<number>;
+  rejected: Generated<number>;
+  error: ColumnType<unknown, string | null, string | null> | null;
+  created_at: CreatedAt;
+  started_at: Timestamp | null;
+  finished_at: Timestamp | null;
+  updated_at: CreatedAt;
+}
+
+export interface OperationChunksTable {
+  operation_id: string;
+  chunk_index: number;
+  status: string;
+  applied: Generated<number>;
+  unchanged: Generated<number>;
+  superseded: Generated<number>;
+  rejected: Generated<number>;
+  error: string | null;
+  finished_at: CreatedAt;
+}
+
+export interface OperationRejectionsTable {
+  operation_id: string;
+  position: number;
+  member_id: string | null;
+  reason: string;
+  created_at: CreatedAt;
+}
+
+export interface EnterprisesTable {
+  enterprise_id: string;
+  share_with_new_members: Generated<boolean>;
+  /** Sequence of the last `sharing.set-default` applied, so an older one arriving late is superseded. */
+  default_seq: Generated<number>;
+  created_at: CreatedAt;
+  updated_at: CreatedAt;
+}
+
+export interface MembersTable {
+  member_id: string;
+  enterprise_id: string | null;
+  sharing_enabled: Generated<boolean>;
+  associated_at: Timestamp | null;
+  /** Sequence of the last operation applied to this member. */
+  last_seq: Generated<number>;
+  updated_at: CreatedAt;
+}
+
+export interface SharingHistoryTable {
+  id: Generated<number>;
+  operation_id: string;
+  operation_seq: number;
+  enterprise_id: string;
+  member_id: string;
+  action: string;
+  sharing_before: boolean | null;
+  sharing_after: boolean | null;
+  outcome: string;
+  created_at: CreatedAt;
+}
+
+export interface Database {
+  operations: OperationsTable;
+  operation_chunks: OperationChunksTable;
+  operation_rejections: OperationRejectionsTable;
+  enterprises: EnterprisesTable;
+  members: MembersTable;
+  sharing_history: SharingHistoryTable;
+}
+
+export type OperationRow = Selectable<OperationsTable>;
+export type NewOperation = Insertable<OperationsTable>;
+export type MemberRow = Selectable<MembersTable>;
+export type EnterpriseRow = Selectable<EnterprisesTable>;
+export type SharingHistoryRow = Selectable<SharingHistoryTable>;

@@ -1,0 +1,53 @@
+import type { RejectionReason } from '../../producers/contract.js';
+
+export type AppliedOutcome = 'applied' | 'unchanged' | 'superseded';
+
+export interface ItemRef {
+  position: number;
+  memberId: string;
+}
+
+export interface Rejection extends ItemRef {
+  reason: RejectionReason;
+}
+
+export interface OutcomeCounts {
+  applied: number;
+  unchanged: number;
+  superseded: number;
+  rejected: number;
+}
+
+export const zeroCounts = (): OutcomeCounts => ({ applied: 0, unchanged: 0, superseded: 0, rejected: 0 });
+
+export function countOutcomes(outcomes: readonly AppliedOutcome[], rejections: number): OutcomeCounts {
+  const counts = zeroCounts();
+  for (const outcome of outcomes) counts[outcome] += 1;
+  counts.rejected = rejections;
+  return counts;
+}
+
+/**
+ * Numbers a chunk's items by their position in the batch and splits off repeats: the first
+ * occurrence of a member is applied, every later one is rejected as `duplicate_item`. Members
+ * already handled by another chunk of the same operation (`seenInOperation`) count as repeats too.
+ */
+export function separateDuplicates(
+  memberIds: readonly string[],
+  offset: number,
+  seenInOperation: ReadonlySet<string> = new Set(),
+): { unique: ItemRef[]; duplicates: Rejection[] } {
+  const seen = new Set<string>();
+  const unique: ItemRef[] = [];
+  const duplicates: Rejection[] = [];
+  memberIds.forEach((memberId, i) => {
+    const position = offset + i;
+    if (seen.has(memberId) || seenInOperation.has(memberId)) {
+      duplicates.push({ position, memberId, reason: 'duplicate_item' });
+    } else {
+      seen.add(memberId);
+      unique.push({ position, memberId });
+    }
+  });
+  return { unique, duplicates };
+}

@@ -1,0 +1,41 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { ZodError } from 'zod';
+import { toValidationIssues } from '../domain/operations/validation.js';
+import type { Kysely } from 'kysely';
+import type { Database } from '../db/schema.js';
+import type { Logger } from '../logger.js';
+import type { PublisherDeps } from '../producers/publisher.js';
+import { registerEnterpriseRoutes } from './enterprises.routes.js';
+import { registerHealthRoutes, type ReadinessCheck } from './health.routes.js';
+import { registerOperationRoutes } from './operations.routes.js';
+
+export interface AppDeps {
+  db: Kysely<Database>;
+  publisher: PublisherDeps;
+  readiness: Record<string, ReadinessCheck>;
+  bodyLimitBytes: number;
+  logger: Logger;
+}
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app: FastifyInstance = Fastify({ loggerInstance: deps.logger as FastifyBaseLogger, bodyLimit: deps.bodyLimitBytes });
+  app.setErrorHandler((error: { statusCode?: number; code?: string; message: string }, request, reply) => {
+    if (error instanceof ZodError) {
+      return reply.code(400).send({ error: 'invalid_request', issues: toValidationIssues(error) });
+    }
+    if (error.statusCode === 413) {
+      return reply
+        .code(413)
+        .send({ error: 'payload_too_large', message: `request body exceeds ${deps.bodyLimitBytes} bytes` });
+    }
+    if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
+      return reply.code(error.statusCode).send({ error: 'bad_request', message: error.message });
+    }
+    request.log.error({ err: error }, 'request failed');
+    return reply.code(500).send({ error: 'internal_error' });
+  });
+  registerHealthRoutes(app, deps.readiness);
+  registerOperationRoutes(app, deps);
+  registerEnterpriseRoutes(app, deps);
+  return app;
+}

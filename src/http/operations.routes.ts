@@ -1,0 +1,50 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { toValidationIssues } from '../domain/operations/validation.js';
+import { findOperation, listRejections } from '../db/operations.repository.js';
+import { IdempotencyConflictError, InvalidPayloadError } from '../errors.js';
+import { publish } from '../producers/publisher.js';
+import { rejectionsByReason } from '../db/operations.repository.js';
+import type { AppDeps } from './app.js';
+import { loadOperationView, toOperationView } from './operation-view.js';
+import { cursorQuerySchema, nextCursor, PAGE_SIZE } from './pagination.js';
+
+const operationParams = z.object({ operationId: z.string().min(1).max(128) });
+
+export function registerOperationRoutes(app: FastifyInstance, deps: AppDeps): void {
+  app.post('/v1/operations', async (request, reply) => {
+    try {
+      const result = await publish(deps.publisher, request.body, { source: 'http' });
+      if (result.created) return reply.code(202).send({ operationId: result.operationId, status: result.status });
+      const byReason = result.operation.rejected > 0 ? await rejectionsByReason(deps.db, result.operationId) : {};
+      return reply.code(200).send(toOperationView(result.operation, byReason));
+    } catch (error) {
+      if (error instanceof InvalidPayloadError) {
+        return reply.code(400).send({ error: error.code, issues: error.issues });
+      }
+      if (error instanceof IdempotencyConflictError) {
+        return reply.code(409).send({ error: error.code, operationId: error.operationId, message: error.message });
+      }
+      throw error;
+    }
+  });
+
+  app.get('/v1/operations/:operationId', async (request, reply) => {
+    const { operationId } = operationParams.parse(request.params);
+    const view = await loadOperationView(deps.db, operationId);
+    if (!view) return reply.code(404).send({ error: 'not_found' });
+    return view;
+  });
+
+  app.get('/v1/operations/:operationId/rejections', async (request, reply) => {
+    const { operationId } = operationParams.parse(request.params);
+    const query = cursorQuerySchema.safeParse(request.query);
+    if (!query.success) return reply.code(400).send({ error: 'invalid_query', issues: toValidationIssues(query.error) });
+    if (!(await findOperation(deps.db, operationId))) return reply.code(404).send({ error: 'not_found' });
+    const rows = await listRejections(deps.db, operationId, query.data.cursor ?? -1, PAGE_SIZE);
+    return {
+      items: rows.map((r) => ({ position: r.position, memberId: r.member_id, reason: r.reason })),
+      nextCursor: nextCursor(rows, (r) => r.position),
+    };
+  });
+}

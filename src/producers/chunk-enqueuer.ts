@@ -1,0 +1,47 @@
+import type { Queue } from 'bullmq';
+import { chunkJobId, planChunks, type PlannedChunk } from '../domain/operations/chunk-plan.js';
+import { CHUNK_SIZE, type ChunkJob, JOBS } from './contract.js';
+import { chunkJobOptions } from '../queue/job-options.js';
+
+// Each addBulk is one pipelined round trip; this many jobs per trip keeps a single
+// MULTI small while a million-member batch still enqueues in a few hundred trips.
+const ENQUEUE_SLICE = 500;
+
+/**
+ * Puts one job per chunk on the chunk queue. Each job carries its own slice of the batch and
+ * nothing more, so Redis holds the member list once. Job ids are deterministic: enqueueing the
+ * same operation again adds nothing that is still there, and applying is idempotent for the rest.
+ */
+export async function enqueueChunks(
+  queue: Queue,
+  operationId: string,
+  items: readonly string[],
+  attempts: number,
+): Promise<number> {
+  const options = chunkJobOptions(attempts);
+  const add = (chunks: PlannedChunk<string>[]) =>
+    queue.addBulk(
+      chunks.map((chunk) => ({
+        name: JOBS.chunk,
+        data: { operationId, ...chunk } satisfies ChunkJob,
+        opts: { ...options, jobId: chunkJobId(operationId, chunk.chunkIndex) },
+      })),
+    );
+  // An operation without member items (the enterprise switch) is still one chunk of work.
+  if (items.length === 0) {
+    await add([{ chunkIndex: 0, offset: 0, items: [] }]);
+    return 1;
+  }
+  let pending: PlannedChunk<string>[] = [];
+  let count = 0;
+  for (const chunk of planChunks(items, CHUNK_SIZE)) {
+    pending.push(chunk);
+    count += 1;
+    if (pending.length === ENQUEUE_SLICE) {
+      await add(pending);
+      pending = [];
+    }
+  }
+  if (pending.length > 0) await add(pending);
+  return count;
+}

@@ -1,0 +1,57 @@
+import { randomUUID } from 'node:crypto';
+import type { Queue } from 'bullmq';
+import type { Kysely } from 'kysely';
+import { isFinal } from '../domain/operations/operation-status.js';
+import { parseOrThrow } from '../domain/operations/validation.js';
+import { insertOperation } from '../db/operations.repository.js';
+import type { Database, OperationRow } from '../db/schema.js';
+import { IdempotencyConflictError } from '../errors.js';
+import { enqueueChunks } from './chunk-enqueuer.js';
+import { type OperationStatus, operationSchema } from './contract.js';
+import { describeOperation } from './operation-record.js';
+
+export interface PublishResult {
+  operationId: string;
+  status: OperationStatus;
+  /** false when this operationId was already published with the same payload. */
+  created: boolean;
+  operation: OperationRow;
+}
+
+export interface PublisherDeps {
+  db: Kysely<Database>;
+  chunkQueue: Queue;
+  chunkAttempts: number;
+}
+
+export type OperationSource = 'producer' | 'http' | 'queue';
+
+/**
+ * Records an operation in Postgres and enqueues its chunks; returns as soon as both are done.
+ * Throws InvalidPayloadError (with the offending fields) or IdempotencyConflictError.
+ */
+export async function publish(
+  deps: PublisherDeps,
+  input: unknown,
+  options: { source?: OperationSource; defaultOperationId?: string } = {},
+): Promise<PublishResult> {
+  const operation = parseOrThrow(operationSchema, input);
+  const operationId = operation.operationId ?? options.defaultOperationId ?? randomUUID();
+  const record = describeOperation(operation, operationId);
+  const { created, operation: row } = await insertOperation(deps.db, {
+    operation_id: operationId,
+    kind: record.kind,
+    enterprise_id: record.enterpriseId,
+    payload_hash: record.payloadHash,
+    params: JSON.stringify(record.params),
+    source: options.source ?? 'producer',
+    status: 'queued',
+    items_total: record.itemsTotal,
+    chunks_total: record.chunksTotal,
+  });
+  if (row.payload_hash !== record.payloadHash) throw new IdempotencyConflictError(operationId);
+  // A publisher that crashed between recording and enqueueing re-publishes to finish the job;
+  // re-adding chunks is safe (deterministic ids, idempotent apply), so do it until the operation is final.
+  if (!isFinal(row.status)) await enqueueChunks(deps.chunkQueue, operationId, record.items, deps.chunkAttempts);
+  return { operationId, status: row.status as OperationStatus, created, operation: row };
+}

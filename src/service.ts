@@ -1,0 +1,96 @@
+import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import { type Kysely, sql } from 'kysely';
+import type { Config } from './config.js';
+import { createDatabase } from './db/database.js';
+import { migrateToLatest } from './db/migrate.js';
+import type { Database } from './db/schema.js';
+import { buildApp } from './http/app.js';
+import type { Logger } from './logger.js';
+import { createRedisConnection } from './queue/connections.js';
+import { closeQueues, createQueues, type ServiceQueues } from './queue/queues.js';
+import { closeWorkers, type ServiceWorkers, startWorkers } from './workers/workers.js';
+
+export interface ServiceOptions {
+  api: boolean;
+  workers: boolean;
+  migrate: boolean;
+}
+
+export interface Service {
+  db: Kysely<Database>;
+  queues: ServiceQueues;
+  app: FastifyInstance | null;
+  workers: ServiceWorkers | null;
+  /** The address the API listens on, when it runs. */
+  url: string | null;
+  /** Idempotent; closes in reverse order of opening: API, workers, queues, Redis, Postgres. */
+  stop(): Promise<void>;
+}
+
+export async function startService(config: Config, logger: Logger, options: ServiceOptions): Promise<Service> {
+  const onError = (component: string) => (error: Error) => logger.error({ err: error, component }, 'connection error');
+  const db = createDatabase({ connectionString: config.databaseUrl, poolSize: config.pgPoolSize, onError: onError('postgres') });
+  const closers: Array<() => Promise<unknown>> = [() => db.destroy()];
+  const stopAll = async () => {
+    for (const close of closers.splice(0).reverse()) {
+      await close().catch((error: unknown) => logger.error({ err: error }, 'error while stopping'));
+    }
+  };
+  try {
+    if (options.migrate) {
+      const applied = await migrateToLatest(db);
+      if (applied.length > 0) logger.info({ migrations: applied }, 'migrations applied');
+    }
+    const producerRedis = createRedisConnection(config.redisUrl, 'producer', onError('redis-producer'));
+    closers.push(async () => producerRedis.disconnect());
+    const queues = createQueues(producerRedis, config.queuePrefix, onError('queue'));
+    closers.push(() => closeQueues(queues));
+
+    let workers: ServiceWorkers | null = null;
+    if (options.workers) {
+      const workerRedis: Redis = createRedisConnection(config.redisUrl, 'worker', onError('redis-worker'));
+      closers.push(async () => workerRedis.disconnect());
+      workers = startWorkers({
+        db,
+        connection: workerRedis,
+        queues,
+        prefix: config.queuePrefix,
+        concurrency: config.workerConcurrency,
+        chunkAttempts: config.chunkAttempts,
+        logger,
+      });
+      closers.push(() => closeWorkers(workers!));
+    }
+
+    let app: FastifyInstance | null = null;
+    let url: string | null = null;
+    if (options.api) {
+      app = await buildApp({
+        db,
+        publisher: { db, chunkQueue: queues.chunks, chunkAttempts: config.chunkAttempts },
+        readiness: {
+          postgres: () => sql`select 1`.execute(db),
+          redis: () => producerRedis.ping(),
+        },
+        bodyLimitBytes: config.httpBodyLimitBytes,
+        logger,
+      });
+      url = await app.listen({ host: config.host, port: config.port });
+      closers.push(() => app!.close());
+    }
+
+    let stopping: Promise<void> | null = null;
+    return {
+      db,
+      queues,
+      app,
+      workers,
+      url,
+      stop: () => (stopping ??= stopAll()),
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}

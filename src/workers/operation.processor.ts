@@ -1,0 +1,56 @@
+import { type Job, UnrecoverableError } from 'bullmq';
+import { payloadHash } from '../domain/operations/payload-hash.js';
+import { recordRejectedOperation } from '../db/operations.repository.js';
+import { IdempotencyConflictError, InvalidPayloadError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { operationIdSchema } from '../producers/contract.js';
+import { publish, type PublisherDeps } from '../producers/publisher.js';
+
+/** The id an operation from the raw queue goes by when its publisher did not choose one. */
+export function operationIdForJob(job: Job): string {
+  return `job-${job.id}`;
+}
+
+function field(data: unknown, name: string): unknown {
+  return data !== null && typeof data === 'object' ? (data as Record<string, unknown>)[name] : undefined;
+}
+
+/**
+ * Takes an operation published straight onto the queue by a foreign system: records it on first
+ * sight and splits it into chunk jobs, exactly as the producer library does in-process.
+ */
+export function createOperationProcessor(deps: PublisherDeps & { logger: Logger }) {
+  return async (job: Job<unknown>) => {
+    const given = operationIdSchema.safeParse(field(job.data, 'operationId'));
+    const operationId = given.success ? given.data : operationIdForJob(job);
+    const log = deps.logger.child({ operationId, jobId: job.id, attempt: job.attemptsMade + 1 });
+    try {
+      const result = await publish(deps, job.data, { source: 'queue', defaultOperationId: operationId });
+      log.info({ created: result.created, status: result.status }, 'operation accepted from queue');
+      return { operationId, created: result.created };
+    } catch (error) {
+      if (error instanceof InvalidPayloadError) {
+        const kind = field(job.data, 'kind');
+        const enterpriseId = field(job.data, 'enterpriseId');
+        await recordRejectedOperation(
+          deps.db,
+          {
+            operationId,
+            kind: typeof kind === 'string' ? kind.slice(0, 64) : 'unknown',
+            enterpriseId: typeof enterpriseId === 'string' ? enterpriseId.slice(0, 128) : null,
+            payloadHash: payloadHash({ payload: JSON.stringify(job.data ?? null) }),
+            source: 'queue',
+          },
+          error.issues,
+        );
+        log.warn({ issues: error.issues }, 'operation rejected: invalid payload');
+        throw new UnrecoverableError(error.message);
+      }
+      if (error instanceof IdempotencyConflictError) {
+        log.warn('operation refused: idempotency conflict');
+        throw new UnrecoverableError(error.message);
+      }
+      throw error;
+    }
+  };
+}

@@ -1,0 +1,49 @@
+import { Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Kysely } from 'kysely';
+import type { Database } from '../db/schema.js';
+import type { Logger } from '../logger.js';
+import { QUEUES } from '../producers/contract.js';
+import type { ServiceQueues } from '../queue/queues.js';
+import { createChunkProcessor, type ChunkProcessorDeps } from './chunk.processor.js';
+import { createOperationProcessor } from './operation.processor.js';
+
+export interface WorkerDeps {
+  db: Kysely<Database>;
+  connection: Redis;
+  queues: ServiceQueues;
+  prefix: string;
+  concurrency: number;
+  chunkAttempts: number;
+  logger: Logger;
+  onChunkDone?: ChunkProcessorDeps['onChunkDone'];
+}
+
+export interface ServiceWorkers {
+  operations: Worker;
+  chunks: Worker;
+}
+
+export function startWorkers(deps: WorkerDeps): ServiceWorkers {
+  const { connection, prefix, logger } = deps;
+  const operations = new Worker(
+    QUEUES.operations,
+    createOperationProcessor({ db: deps.db, chunkQueue: deps.queues.chunks, chunkAttempts: deps.chunkAttempts, logger }),
+    // Raw publishers may not set removeOnComplete: the whole batch must not linger in Redis.
+    { connection, prefix, concurrency: 2, removeOnComplete: { count: 100 }, removeOnFail: { age: 7 * 24 * 3_600 } },
+  );
+  const chunks = new Worker(
+    QUEUES.chunks,
+    createChunkProcessor({ db: deps.db, logger, onChunkDone: deps.onChunkDone }),
+    { connection, prefix, concurrency: deps.concurrency },
+  );
+  for (const worker of [operations, chunks]) {
+    worker.on('error', (error) => logger.error({ err: error, queue: worker.name }, 'worker error'));
+  }
+  return { operations, chunks };
+}
+
+/** Lets running jobs finish, then stops taking new ones. */
+export async function closeWorkers(workers: ServiceWorkers): Promise<void> {
+  await Promise.all([workers.operations.close(), workers.chunks.close()]);
+}

@@ -1,0 +1,73 @@
+import { loadConfig, type Config } from '../../src/config.js';
+import { isFinal } from '../../src/domain/operations/operation-status.js';
+import type { OperationView } from '../../src/http/operation-view.js';
+import { loadOperationView } from '../../src/http/operation-view.js';
+import { createLogger } from '../../src/logger.js';
+import { type Service, startService } from '../../src/service.js';
+import { isolate, type Isolated } from './isolation.js';
+import { REDIS_URL } from './servers.js';
+
+export interface Harness {
+  config: Config;
+  service: Service;
+  isolated: Isolated;
+  request(method: 'GET' | 'POST', url: string, body?: unknown): Promise<{ status: number; body: any }>;
+  /** Publishes through HTTP and expects 202. */
+  publish(body: Record<string, unknown>): Promise<string>;
+  waitForOperation(operationId: string, timeoutMs?: number): Promise<OperationView>;
+  close(): Promise<void>;
+}
+
+export async function startHarness(
+  label: string,
+  options: { workers?: boolean; env?: Record<string, string> } = {},
+): Promise<Harness> {
+  const isolated = await isolate(label);
+  const config = loadConfig({
+    DATABASE_URL: isolated.databaseUrl,
+    REDIS_URL,
+    QUEUE_PREFIX: isolated.queuePrefix,
+    HOST: '127.0.0.1',
+    PORT: '0',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    WORKER_CONCURRENCY: '4',
+    CHUNK_ATTEMPTS: '5',
+    ...options.env,
+  });
+  const service = await startService(config, createLogger(config.logLevel), {
+    api: true,
+    workers: options.workers ?? true,
+    migrate: false,
+  });
+  const request: Harness['request'] = async (method, url, body) => {
+    const response = await service.app!.inject({ method, url, payload: body as never });
+    return { status: response.statusCode, body: response.body ? JSON.parse(response.body) : null };
+  };
+  return {
+    config,
+    service,
+    isolated,
+    request,
+    async publish(body) {
+      const response = await request('POST', '/v1/operations', body);
+      if (response.status !== 202) throw new Error(`publish answered ${response.status}: ${JSON.stringify(response.body)}`);
+      return response.body.operationId as string;
+    },
+    async waitForOperation(operationId, timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const view = await loadOperationView(service.db, operationId);
+        if (view && isFinal(view.status)) return view;
+        if (Date.now() > deadline) throw new Error(`operation ${operationId} not final after ${timeoutMs} ms: ${JSON.stringify(view)}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    async close() {
+      await service.stop();
+      await isolated.dispose();
+    },
+  };
+}
+
+export const memberIds = (prefix: string, count: number, start = 0): string[] =>
+  Array.from({ length: count }, (_, i) => `${prefix}-${String(start + i).padStart(7, '0')}`);

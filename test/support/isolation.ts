@@ -1,0 +1,60 @@
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { sql } from 'kysely';
+import { adminDb, databaseUrl, REDIS_URL, TEMPLATE_DATABASE } from './servers.js';
+
+export interface Isolated {
+  name: string;
+  databaseUrl: string;
+  queuePrefix: string;
+  dispose(): Promise<void>;
+}
+
+/** A database copied from the migrated template and a queue prefix, both this file's alone. */
+export async function isolate(label: string): Promise<Isolated> {
+  const name = `benefits_t_${label.replace(/[^a-z0-9]/gi, '_').toLowerCase()}_${randomBytes(4).toString('hex')}`;
+  const admin = adminDb();
+  try {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await sql`CREATE DATABASE ${sql.id(name)} TEMPLATE ${sql.id(TEMPLATE_DATABASE)}`.execute(admin);
+        break;
+      } catch (error) {
+        // Two files copying the template at the same instant: Postgres refuses the second one.
+        if (attempt >= 20 || !String(error).includes('being accessed by other users')) throw error;
+        await new Promise((r) => setTimeout(r, 100 * attempt));
+      }
+    }
+  } finally {
+    await admin.destroy();
+  }
+  const queuePrefix = `test-${name}`;
+  return {
+    name,
+    databaseUrl: databaseUrl(name),
+    queuePrefix,
+    async dispose() {
+      await deleteRedisKeys(`${queuePrefix}:*`);
+      const cleanup = adminDb();
+      try {
+        await sql`DROP DATABASE IF EXISTS ${sql.id(name)} WITH (FORCE)`.execute(cleanup);
+      } finally {
+        await cleanup.destroy();
+      }
+    },
+  };
+}
+
+export async function deleteRedisKeys(pattern: string, url = REDIS_URL): Promise<void> {
+  const redis = new Redis(url);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      if (keys.length > 0) await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
