@@ -1,5 +1,4 @@
 import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
 import { type Kysely, sql } from 'kysely';
 import type { Config } from './config.js';
 import { createDatabase } from './db/database.js';
@@ -8,6 +7,7 @@ import type { Database } from './db/schema.js';
 import { buildApp } from './http/app.js';
 import type { Logger } from './logger.js';
 import { createRedisConnection } from './queue/connections.js';
+import { ProducerQueues } from './queue/producer-queues.js';
 import { closeQueues, createQueues, type ServiceQueues } from './queue/queues.js';
 import { closeWorkers, type ServiceWorkers, startWorkers } from './workers/workers.js';
 
@@ -19,6 +19,7 @@ export interface ServiceOptions {
 
 export interface Service {
   db: Kysely<Database>;
+  /** Queues on the workers' patient connection: for workers, administration and tests. */
   queues: ServiceQueues;
   app: FastifyInstance | null;
   workers: ServiceWorkers | null;
@@ -42,18 +43,16 @@ export async function startService(config: Config, logger: Logger, options: Serv
       const applied = await migrateToLatest(db);
       if (applied.length > 0) logger.info({ migrations: applied }, 'migrations applied');
     }
-    const producerRedis = createRedisConnection(config.redisUrl, 'producer', onError('redis-producer'));
-    closers.push(async () => producerRedis.disconnect());
-    const queues = createQueues(producerRedis, config.queuePrefix, onError('queue'));
+    const redis = createRedisConnection(config.redisUrl, 'worker', onError('redis'));
+    closers.push(async () => redis.disconnect());
+    const queues = createQueues(redis, config.queuePrefix, onError('queue'));
     closers.push(() => closeQueues(queues));
 
     let workers: ServiceWorkers | null = null;
     if (options.workers) {
-      const workerRedis: Redis = createRedisConnection(config.redisUrl, 'worker', onError('redis-worker'));
-      closers.push(async () => workerRedis.disconnect());
       workers = startWorkers({
         db,
-        connection: workerRedis,
+        connection: redis,
         queues,
         prefix: config.queuePrefix,
         concurrency: config.workerConcurrency,
@@ -66,12 +65,14 @@ export async function startService(config: Config, logger: Logger, options: Serv
     let app: FastifyInstance | null = null;
     let url: string | null = null;
     if (options.api) {
+      const producerQueues = new ProducerQueues(config.redisUrl, config.queuePrefix, onError('redis-producer'));
+      closers.push(() => producerQueues.close());
       app = await buildApp({
         db,
-        publisher: { db, chunkQueue: queues.chunks, chunkAttempts: config.chunkAttempts },
+        publisher: { db, chunkQueue: () => producerQueues.chunks(), chunkAttempts: config.chunkAttempts },
         readiness: {
           postgres: () => sql`select 1`.execute(db),
-          redis: () => producerRedis.ping(),
+          redis: () => producerQueues.redis.ping(),
         },
         bodyLimitBytes: config.httpBodyLimitBytes,
         logger,

@@ -1,10 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { toValidationIssues } from '../domain/operations/validation.js';
-import { findOperation, listRejections } from '../db/operations.repository.js';
+import { findOperation, listRejections, rejectionsByReason } from '../db/operations.repository.js';
 import { IdempotencyConflictError, InvalidPayloadError } from '../errors.js';
 import { publish } from '../producers/publisher.js';
-import { rejectionsByReason } from '../db/operations.repository.js';
+import { QueueUnavailableError } from '../queue/connections.js';
 import type { AppDeps } from './app.js';
 import { loadOperationView, toOperationView } from './operation-view.js';
 import { cursorQuerySchema, nextCursor, PAGE_SIZE } from './pagination.js';
@@ -24,6 +24,9 @@ export function registerOperationRoutes(app: FastifyInstance, deps: AppDeps): vo
       }
       if (error instanceof IdempotencyConflictError) {
         return reply.code(409).send({ error: error.code, operationId: error.operationId, message: error.message });
+      }
+      if (error instanceof QueueUnavailableError) {
+        return reply.code(503).send({ error: error.code, message: error.message });
       }
       throw error;
     }

@@ -20,7 +20,8 @@ export interface PublishResult {
 
 export interface PublisherDeps {
   db: Kysely<Database>;
-  chunkQueue: Queue;
+  /** The chunk queue; rejects quickly (QueueUnavailableError) when it cannot take jobs. */
+  chunkQueue: () => Promise<Queue>;
   chunkAttempts: number;
 }
 
@@ -28,7 +29,8 @@ export type OperationSource = 'producer' | 'http' | 'queue';
 
 /**
  * Records an operation in Postgres and enqueues its chunks; returns as soon as both are done.
- * Throws InvalidPayloadError (with the offending fields) or IdempotencyConflictError.
+ * Throws InvalidPayloadError (with the offending fields), IdempotencyConflictError, or
+ * QueueUnavailableError when Redis is down (then nothing was recorded).
  */
 export async function publish(
   deps: PublisherDeps,
@@ -38,6 +40,8 @@ export async function publish(
   const operation = parseOrThrow(operationSchema, input);
   const operationId = operation.operationId ?? options.defaultOperationId ?? randomUUID();
   const record = describeOperation(operation, operationId);
+  // Asked before recording anything, so a publisher facing a Redis outage leaves no trace.
+  const chunkQueue = await deps.chunkQueue();
   const { created, operation: row } = await insertOperation(deps.db, {
     operation_id: operationId,
     kind: record.kind,
@@ -52,6 +56,6 @@ export async function publish(
   if (row.payload_hash !== record.payloadHash) throw new IdempotencyConflictError(operationId);
   // A publisher that crashed between recording and enqueueing re-publishes to finish the job;
   // re-adding chunks is safe (deterministic ids, idempotent apply), so do it until the operation is final.
-  if (!isFinal(row.status)) await enqueueChunks(deps.chunkQueue, operationId, record.items, deps.chunkAttempts);
+  if (!isFinal(row.status)) await enqueueChunks(chunkQueue, operationId, record.items, deps.chunkAttempts);
   return { operationId, status: row.status as OperationStatus, created, operation: row };
 }

@@ -9,8 +9,9 @@ export interface ServiceQueues {
 }
 
 export function createQueues(connection: Redis, prefix: string, onError: (error: Error) => void): ServiceQueues {
-  const operations = new Queue(QUEUES.operations, { connection, prefix, defaultJobOptions: operationJobOptions });
-  const chunks = new Queue(QUEUES.chunks, { connection, prefix });
+  const common = { connection, prefix };
+  const operations = new Queue(QUEUES.operations, { ...common, defaultJobOptions: operationJobOptions });
+  const chunks = new Queue(QUEUES.chunks, common);
   operations.on('error', onError);
   chunks.on('error', onError);
   return { operations, chunks };

@@ -28,7 +28,13 @@ export function startWorkers(deps: WorkerDeps): ServiceWorkers {
   const { connection, prefix, logger } = deps;
   const operations = new Worker(
     QUEUES.operations,
-    createOperationProcessor({ db: deps.db, chunkQueue: deps.queues.chunks, chunkAttempts: deps.chunkAttempts, logger }),
+    createOperationProcessor({
+      db: deps.db,
+      // The worker's own connection: it waits out a Redis outage rather than failing the job.
+      chunkQueue: async () => deps.queues.chunks,
+      chunkAttempts: deps.chunkAttempts,
+      logger,
+    }),
     // Raw publishers may not set removeOnComplete: the whole batch must not linger in Redis.
     { connection, prefix, concurrency: 2, removeOnComplete: { count: 100 }, removeOnFail: { age: 7 * 24 * 3_600 } },
   );

@@ -1,7 +1,6 @@
 import { loadConfig, type Config } from '../../src/config.js';
-import { isFinal } from '../../src/domain/operations/operation-status.js';
 import type { OperationView } from '../../src/http/operation-view.js';
-import { loadOperationView } from '../../src/http/operation-view.js';
+import { awaitFinalOperation } from '../../src/producers/await-operation.js';
 import { createLogger } from '../../src/logger.js';
 import { type Service, startService } from '../../src/service.js';
 import { isolate, type Isolated } from './isolation.js';
@@ -53,15 +52,8 @@ export async function startHarness(
       if (response.status !== 202) throw new Error(`publish answered ${response.status}: ${JSON.stringify(response.body)}`);
       return response.body.operationId as string;
     },
-    async waitForOperation(operationId, timeoutMs = 30_000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const view = await loadOperationView(service.db, operationId);
-        if (view && isFinal(view.status)) return view;
-        if (Date.now() > deadline) throw new Error(`operation ${operationId} not final after ${timeoutMs} ms: ${JSON.stringify(view)}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    },
+    waitForOperation: (operationId, timeoutMs = 30_000) =>
+      awaitFinalOperation(service.db, operationId, { timeoutMs, intervalMs: 50 }),
     async close() {
       await service.stop();
       await isolated.dispose();

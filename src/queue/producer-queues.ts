@@ -1,0 +1,33 @@
+import type { Queue } from 'bullmq';
+import { createRedisConnection, waitForRedis } from './connections.js';
+import { closeQueues, createQueues, type ServiceQueues } from './queues.js';
+
+/**
+ * The publishing side's queues, on a fail-fast connection. BullMQ initialises a queue with a
+ * command that cannot be sent while the connection is down, so the queues are made only once
+ * Redis has answered; every publish checks the connection first and fails with
+ * QueueUnavailableError within seconds when Redis is away.
+ */
+export class ProducerQueues {
+  readonly redis;
+  #queues: ServiceQueues | null = null;
+
+  constructor(
+    url: string,
+    private readonly prefix: string,
+    private readonly onError: (error: Error) => void,
+  ) {
+    this.redis = createRedisConnection(url, 'producer', onError);
+  }
+
+  async chunks(): Promise<Queue> {
+    await waitForRedis(this.redis);
+    this.#queues ??= createQueues(this.redis, this.prefix, this.onError);
+    return this.#queues.chunks;
+  }
+
+  async close(): Promise<void> {
+    if (this.#queues) await closeQueues(this.#queues);
+    this.redis.disconnect();
+  }
+}

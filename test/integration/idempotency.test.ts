@@ -1,0 +1,110 @@
+import type { Job } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/logger.js';
+import { createChunkProcessor } from '../../src/workers/chunk.processor.js';
+import { type Harness, memberIds, startHarness } from '../support/harness.js';
+
+// Workers stay off in this file: the tests deliver chunk jobs by hand, twice, in the order they choose.
+let h: Harness;
+let processChunk: (job: Job<unknown>) => Promise<unknown>;
+beforeAll(async () => {
+  h = await startHarness('idempotency', { workers: false });
+  processChunk = createChunkProcessor({ db: h.service.db, logger: createLogger('silent') });
+});
+afterAll(async () => h?.close());
+
+async function chunkJob(operationId: string, chunkIndex: number): Promise<Job> {
+  const job = await h.service.queues.chunks.getJob(`${operationId}-chunk-${chunkIndex}`);
+  if (!job) throw new Error(`chunk ${chunkIndex} of ${operationId} is not on the queue`);
+  return job;
+}
+
+async function runAll(operationId: string, chunks: number) {
+  for (let i = 0; i < chunks; i += 1) await processChunk(await chunkJob(operationId, i));
+  return h.waitForOperation(operationId, 5_000);
+}
+
+async function historyCount(operationId: string) {
+  const row = await h.service.db
+    .selectFrom('sharing_history')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('operation_id', '=', operationId)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+describe('re-publishing an operation', () => {
+  it('the same payload again has no second effect; a different payload is a conflict', async () => {
+    const body = { operationId: 'assoc-once', kind: 'members.associate', enterpriseId: 'E-idem', memberIds: ['i-1', 'i-2'] };
+    const first = await h.request('POST', '/v1/operations', body);
+    expect(first).toMatchObject({ status: 202, body: { operationId: 'assoc-once', status: 'queued' } });
+    await runAll('assoc-once', 1);
+
+    // Key order differs: still the same payload.
+    const again = await h.request('POST', '/v1/operations', { memberIds: ['i-1', 'i-2'], enterpriseId: 'E-idem', kind: 'members.associate', operationId: 'assoc-once' });
+    expect(again.status).toBe(200);
+    expect(again.body).toMatchObject({ operationId: 'assoc-once', status: 'completed', counts: { applied: 2 } });
+    expect(await historyCount('assoc-once')).toBe(2);
+
+    const conflict = await h.request('POST', '/v1/operations', { ...body, memberIds: ['i-1'] });
+    expect(conflict).toMatchObject({ status: 409, body: { error: 'idempotency_conflict' } });
+  });
+});
+
+describe('duplicate delivery of a chunk', () => {
+  it('two deliveries at once and a third one later write each history row once', async () => {
+    const ids = memberIds('dup', 250);
+    const assocId = await h.publish({ kind: 'members.associate', enterpriseId: 'E-dup', memberIds: ids });
+    await runAll(assocId, 3);
+
+    const operationId = await h.publish({ kind: 'sharing.set', enterpriseId: 'E-dup', enabled: true, memberIds: ids });
+    const job = await chunkJob(operationId, 1);
+    const results = await Promise.all([processChunk(job), processChunk(job)]);
+    expect(results.map((r: any) => r.outcome).sort()).toEqual(['already_applied', 'applied']);
+    expect(await processChunk(job)).toEqual({ outcome: 'already_applied' });
+
+    await processChunk(await chunkJob(operationId, 0));
+    await processChunk(await chunkJob(operationId, 2));
+    await processChunk(await chunkJob(operationId, 2));
+    const done = await h.waitForOperation(operationId, 5_000);
+    expect(done).toMatchObject({
+      status: 'completed',
+      counts: { applied: 250, unchanged: 0, rejected: 0 },
+      progress: { chunksDone: 3, chunksTotal: 3, itemsDone: 250 },
+    });
+    expect(await historyCount(operationId)).toBe(250);
+  });
+});
+
+describe('publication order', () => {
+  it('an earlier operation processed after a later one is superseded and overwrites nothing', async () => {
+    const ids = memberIds('ord', 120);
+    await runAll(await h.publish({ kind: 'members.associate', enterpriseId: 'E-ord', memberIds: ids }), 2);
+
+    const enable = await h.publish({ kind: 'sharing.set', enterpriseId: 'E-ord', enabled: true, memberIds: ids });
+    const disable = await h.publish({ kind: 'sharing.set', enterpriseId: 'E-ord', enabled: false, memberIds: ids.slice(0, 60) });
+    // The later publication is processed first.
+    const disabled = await runAll(disable, 1);
+    expect(disabled.counts).toMatchObject({ unchanged: 60 });
+    const enabled = await runAll(enable, 2);
+    expect(enabled).toMatchObject({ status: 'completed', counts: { applied: 60, superseded: 60, rejected: 0 } });
+
+    const first = await h.request('GET', `/v1/enterprises/E-ord/members/${ids[0]}`);
+    const last = await h.request('GET', `/v1/enterprises/E-ord/members/${ids[119]}`);
+    expect(first.body.sharingEnabled).toBe(false);
+    expect(last.body.sharingEnabled).toBe(true);
+    const history = await h.request('GET', `/v1/enterprises/E-ord/members/${ids[0]}/sharing-history`);
+    expect(history.body.items.slice(0, 2)).toMatchObject([
+      { operationId: enable, outcome: 'superseded', sharingBefore: false, sharingAfter: false },
+      { operationId: disable, outcome: 'unchanged' },
+    ]);
+  });
+
+  it('an older switch change arriving late leaves the newer one in place', async () => {
+    const on = await h.publish({ kind: 'sharing.set-default', enterpriseId: 'E-sw', shareWithNewMembers: true });
+    const off = await h.publish({ kind: 'sharing.set-default', enterpriseId: 'E-sw', shareWithNewMembers: false });
+    await runAll(off, 1);
+    expect((await runAll(on, 1)).counts).toMatchObject({ superseded: 1, applied: 0 });
+    expect((await h.request('GET', '/v1/enterprises/E-sw')).body.shareWithNewMembers).toBe(false);
+  });
+});
