@@ -41,7 +41,16 @@ export function startWorkers(deps: WorkerDeps): ServiceWorkers {
   const chunks = new Worker(
     QUEUES.chunks,
     createChunkProcessor({ db: deps.db, logger, onChunkDone: deps.onChunkDone }),
-    { connection, prefix, concurrency: deps.concurrency },
+    {
+      connection,
+      prefix,
+      concurrency: deps.concurrency,
+      // Chunks take milliseconds: a dead worker's chunks should be picked up again within
+      // half a minute. A chunk is idempotent, so redelivering one a few times is harmless.
+      lockDuration: 20_000,
+      stalledInterval: 10_000,
+      maxStalledCount: 5,
+    },
   );
   for (const worker of [operations, chunks]) {
     worker.on('error', (error) => logger.error({ err: error, queue: worker.name }, 'worker error'));
