@@ -47,10 +47,11 @@ export async function insertRejections(
 ): Promise<void> {
   if (rejections.length === 0) return;
   await sql`
-    INSERT INTO operation_rejections (operation_id, position, member_id, reason)
-    SELECT ${operationId}, r.position, r.member_id, r.reason
+    INSERT INTO operation_rejections (operation_id, position, member_id, coupon_id, reason)
+    SELECT ${operationId}, r.position, r.member_id, r.coupon_id, r.reason
     FROM unnest(${rejections.map((r) => r.position)}::int[], ${rejections.map((r) => r.memberId)}::text[],
-                ${rejections.map((r) => r.reason)}::text[]) AS r(position, member_id, reason)
+                ${rejections.map((r) => r.couponId ?? null)}::text[], ${rejections.map((r) => r.reason)}::text[])
+         AS r(position, member_id, coupon_id, reason)
     ON CONFLICT DO NOTHING`.execute(tx);
 }
 
@@ -167,7 +168,7 @@ export async function rejectionsByReason(db: Db, operationId: string): Promise<R
 export async function listRejections(db: Db, operationId: string, afterPosition: number, limit: number) {
   return db
     .selectFrom('operation_rejections')
-    .select(['position', 'member_id', 'reason'])
+    .select(['position', 'member_id', 'coupon_id', 'reason'])
     .where('operation_id', '=', operationId)
     .where('position', '>', afterPosition)
     .orderBy('position')

@@ -47,6 +47,7 @@ export interface OperationRejectionsTable {
   operation_id: string;
   position: number;
   member_id: string | null;
+  coupon_id: string | null;
   reason: string;
   created_at: CreatedAt;
 }
@@ -83,6 +84,47 @@ export interface SharingHistoryTable {
   created_at: CreatedAt;
 }
 
+export interface CouponsTable {
+  coupon_id: string;
+  enterprise_id: string;
+  face_value_cents: number;
+  balance_cents: number;
+  allocation_mode: string;
+  valid_from: Timestamp;
+  valid_until: Timestamp;
+  products: string[];
+  allocation_operation_id: string | null;
+  issued_by_operation_id: string;
+  created_at: CreatedAt;
+  updated_at: CreatedAt;
+}
+
+export interface MemberCouponsTable {
+  coupon_id: string;
+  member_id: string;
+  enterprise_id: string;
+  allocated_cents: number;
+  revoked_cents: Generated<number>;
+  spent_cents: Generated<number>;
+  unused_cents: number;
+  created_at: CreatedAt;
+  updated_at: CreatedAt;
+}
+
+export interface CouponHistoryTable {
+  id: Generated<number>;
+  operation_id: string;
+  coupon_id: string;
+  enterprise_id: string;
+  member_id: string | null;
+  action: string;
+  outcome: string;
+  amount_cents: number;
+  coupon_balance_after_cents: number;
+  member_balance_after_cents: number | null;
+  created_at: CreatedAt;
+}
+
 export interface Database {
   operations: OperationsTable;
   operation_chunks: OperationChunksTable;
@@ -90,6 +132,9 @@ export interface Database {
   enterprises: EnterprisesTable;
   members: MembersTable;
   sharing_history: SharingHistoryTable;
+  coupons: CouponsTable;
+  member_coupons: MemberCouponsTable;
+  coupon_history: CouponHistoryTable;
 }
 
 export type OperationRow = Selectable<OperationsTable>;
@@ -97,3 +142,5 @@ export type NewOperation = Insertable<OperationsTable>;
 export type MemberRow = Selectable<MembersTable>;
 export type EnterpriseRow = Selectable<EnterprisesTable>;
 export type SharingHistoryRow = Selectable<SharingHistoryTable>;
+export type CouponRow = Selectable<CouponsTable>;
+export type CouponHistoryRow = Selectable<CouponHistoryTable>;

@@ -5,6 +5,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
 import type { Logger } from '../logger.js';
 import type { PublisherDeps } from '../producers/publisher.js';
+import { registerCouponRoutes } from './coupons.routes.js';
 import { registerEnterpriseRoutes } from './enterprises.routes.js';
 import { registerHealthRoutes, type ReadinessCheck } from './health.routes.js';
 import { registerOperationRoutes } from './operations.routes.js';
@@ -37,5 +38,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerHealthRoutes(app, deps.readiness);
   registerOperationRoutes(app, deps);
   registerEnterpriseRoutes(app, deps);
+  registerCouponRoutes(app, deps);
   return app;
 }

@@ -46,7 +46,12 @@ export function registerOperationRoutes(app: FastifyInstance, deps: AppDeps): vo
     if (!(await findOperation(deps.db, operationId))) return reply.code(404).send({ error: 'not_found' });
     const rows = await listRejections(deps.db, operationId, query.data.cursor ?? -1, PAGE_SIZE);
     return {
-      items: rows.map((r) => ({ position: r.position, memberId: r.member_id, reason: r.reason })),
+      items: rows.map((r) => ({
+        position: r.position,
+        ...(r.member_id !== null && { memberId: r.member_id }),
+        ...(r.coupon_id !== null && { couponId: r.coupon_id }),
+        reason: r.reason,
+      })),
       nextCursor: nextCursor(rows, (r) => r.position),
     };
   });

@@ -15,11 +15,11 @@ const ENQUEUE_SLICE = 500;
 export async function enqueueChunks(
   queue: Queue,
   operationId: string,
-  items: readonly string[],
+  items: readonly unknown[],
   attempts: number,
 ): Promise<number> {
   const options = chunkJobOptions(attempts);
-  const add = (chunks: PlannedChunk<string>[]) =>
+  const add = (chunks: PlannedChunk<unknown>[]) =>
     queue.addBulk(
       chunks.map((chunk) => ({
         name: JOBS.chunk,
@@ -32,7 +32,7 @@ export async function enqueueChunks(
     await add([{ chunkIndex: 0, offset: 0, items: [] }]);
     return 1;
   }
-  let pending: PlannedChunk<string>[] = [];
+  let pending: PlannedChunk<unknown>[] = [];
   let count = 0;
   for (const chunk of planChunks(items, CHUNK_SIZE)) {
     pending.push(chunk);

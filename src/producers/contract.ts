@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { AMOUNT_PATTERN } from '../domain/coupons/money.js';
 
 /**
  * The publishing contract: queue names, job names and payload schemas. A system with only a
@@ -30,6 +31,16 @@ const idSchema = (what: string) =>
 export const operationIdSchema = idSchema('operationId');
 export const enterpriseIdSchema = idSchema('enterpriseId');
 export const memberIdSchema = idSchema('memberId');
+export const couponIdSchema = idSchema('couponId');
+const productIdSchema = idSchema('product');
+
+/** A decimal string with at most two fraction digits, greater than zero: "12.50". */
+export const amountSchema = z
+  .string()
+  .regex(AMOUNT_PATTERN, 'amount must be a decimal string with at most two fraction digits, e.g. "12.50"')
+  .refine((value) => /[1-9]/.test(value), 'amount must be greater than zero');
+
+const timestampSchema = z.iso.datetime({ offset: true });
 
 const memberIds = z.array(memberIdSchema).min(1);
 
@@ -44,12 +55,64 @@ export const sharingSetDefaultSchema = z.strictObject({
 });
 export const sharingSetSchema = z.strictObject({ ...base, kind: z.literal('sharing.set'), enabled: z.boolean(), memberIds });
 
+export const couponSpecSchema = z
+  .strictObject({
+    couponId: couponIdSchema,
+    faceValue: amountSchema,
+    allocationMode: z.enum(['once', 'multiple']),
+    validFrom: timestampSchema,
+    validUntil: timestampSchema,
+    products: z.array(productIdSchema).min(1).max(100),
+  })
+  .refine((c) => Date.parse(c.validUntil) > Date.parse(c.validFrom), {
+    path: ['validUntil'],
+    message: 'validUntil must be later than validFrom',
+  });
+export type CouponSpec = z.infer<typeof couponSpecSchema>;
+
+export const allocationItemSchema = z.strictObject({ memberId: memberIdSchema, amount: amountSchema });
+export type AllocationItem = z.infer<typeof allocationItemSchema>;
+export const revocationItemSchema = z.strictObject({ memberId: memberIdSchema, amount: amountSchema.optional() });
+export type RevocationItem = z.infer<typeof revocationItemSchema>;
+
+export const couponsIssueSchema = z.strictObject({
+  ...base,
+  kind: z.literal('coupons.issue'),
+  coupons: z.array(couponSpecSchema).min(1),
+});
+export const couponsAllocateSchema = z.strictObject({
+  ...base,
+  kind: z.literal('coupons.allocate'),
+  couponId: couponIdSchema,
+  allocations: z.array(allocationItemSchema).min(1),
+});
+export const couponsRevokeSchema = z.strictObject({
+  ...base,
+  kind: z.literal('coupons.revoke'),
+  couponId: couponIdSchema,
+  revocations: z.array(revocationItemSchema).min(1),
+});
+
 export const operationSchema = z.discriminatedUnion('kind', [
   membersAssociateSchema,
   membersDissociateSchema,
   sharingSetDefaultSchema,
   sharingSetSchema,
+  couponsIssueSchema,
+  couponsAllocateSchema,
+  couponsRevokeSchema,
 ]);
+
+/** The field holding each kind's batch; the enterprise switch has none and is one item. */
+export const ITEMS_FIELD = {
+  'members.associate': 'memberIds',
+  'members.dissociate': 'memberIds',
+  'sharing.set-default': null,
+  'sharing.set': 'memberIds',
+  'coupons.issue': 'coupons',
+  'coupons.allocate': 'allocations',
+  'coupons.revoke': 'revocations',
+} as const satisfies Record<z.output<typeof operationSchema>['kind'], string | null>;
 
 export type OperationInput = z.input<typeof operationSchema>;
 export type Operation = z.output<typeof operationSchema>;
@@ -62,7 +125,8 @@ export const chunkJobSchema = z.strictObject({
   chunkIndex: z.number().int().min(0),
   /** Position of the chunk's first item in the batch; rejections are keyed by position. */
   offset: z.number().int().min(0),
-  items: z.array(memberIdSchema).max(CHUNK_SIZE),
+  /** Member ids, coupons, allocations or revocations by kind; each applier parses its own. */
+  items: z.array(z.unknown()).max(CHUNK_SIZE),
 });
 export type ChunkJob = z.infer<typeof chunkJobSchema>;
 
@@ -76,5 +140,17 @@ export const OPERATION_STATUSES = [
 ] as const;
 export type OperationStatus = (typeof OPERATION_STATUSES)[number];
 
-export const REJECTION_REASONS = ['not_a_member', 'duplicate_item', 'associated_elsewhere'] as const;
+export const REJECTION_REASONS = [
+  'not_a_member',
+  'duplicate_item',
+  'associated_elsewhere',
+  'unknown_coupon',
+  'coupon_exists',
+  'coupon_expired',
+  'coupon_not_yet_valid',
+  'coupon_not_allocatable',
+  'insufficient_balance',
+  'nothing_to_revoke',
+  'amount_exceeds_recoverable',
+] as const;
 export type RejectionReason = (typeof REJECTION_REASONS)[number];

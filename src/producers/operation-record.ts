@@ -1,6 +1,6 @@
 import { chunkCount } from '../domain/operations/chunk-plan.js';
 import { payloadHash } from '../domain/operations/payload-hash.js';
-import { CHUNK_SIZE, type Operation } from './contract.js';
+import { CHUNK_SIZE, ITEMS_FIELD, type Operation } from './contract.js';
 
 /** What the service stores about an operation, apart from its items. */
 export interface OperationRecord {
@@ -10,15 +10,16 @@ export interface OperationRecord {
   payloadHash: string;
   /** Small parameters (enabled, shareWithNewMembers, ...): everything but the item list. */
   params: Record<string, unknown>;
-  items: readonly string[];
+  items: readonly unknown[];
   itemsTotal: number;
   chunksTotal: number;
 }
 
 export function describeOperation(operation: Operation, operationId: string): OperationRecord {
   const { operationId: _id, kind, enterpriseId, ...rest } = operation;
-  const { memberIds, ...params } = rest as { memberIds?: string[] } & Record<string, unknown>;
-  const items = memberIds ?? [];
+  const field = ITEMS_FIELD[kind];
+  const { [field ?? '']: batch, ...params } = rest as Record<string, unknown>;
+  const items = field === null ? [] : (batch as unknown[]);
   return {
     operationId,
     kind,

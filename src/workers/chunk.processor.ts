@@ -9,12 +9,16 @@ import { chunkJobSchema, type OperationKind, type OperationStatus } from '../pro
 import type { ChunkApplier } from './appliers/chunk-applier.js';
 import { applyAssociate, applyDissociate, applySharingSet } from './appliers/member-chunk.applier.js';
 import { applySetDefault } from './appliers/set-default.applier.js';
+import { applyCouponAllocate, applyCouponIssue, applyCouponRevoke } from './appliers/coupon.appliers.js';
 
 const appliers: Record<OperationKind, ChunkApplier> = {
   'members.associate': applyAssociate,
   'members.dissociate': applyDissociate,
   'sharing.set-default': applySetDefault,
   'sharing.set': applySharingSet,
+  'coupons.issue': applyCouponIssue,
+  'coupons.allocate': applyCouponAllocate,
+  'coupons.revoke': applyCouponRevoke,
 };
 
 export type ChunkJobResult =
@@ -66,7 +70,9 @@ export function createChunkProcessor(deps: ChunkProcessorDeps) {
       }
       deps.onChunkDone?.({ kind: operation.kind, durationMs, result });
       return result;
-    } catch (error) {
+    } catch (caught) {
+      // A chunk or stored parameters that fail their schema will fail every time: no retries.
+      const error = caught instanceof InvalidPayloadError ? new UnrecoverableError(caught.message) : caught;
       const last = isLastAttempt(job, error);
       log.warn({ err: error, lastAttempt: last }, 'chunk failed');
       if (last) {

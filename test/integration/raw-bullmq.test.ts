@@ -78,6 +78,9 @@ describe('publishing straight onto the queue', () => {
     const file = JSON.parse(await readFile(new URL('../../contract/operation.schema.json', import.meta.url), 'utf8'));
     expect(file).toEqual(operationJsonSchema());
     expect(file.oneOf.map((o: any) => o.properties.kind.const).sort()).toEqual([
+      'coupons.allocate',
+      'coupons.issue',
+      'coupons.revoke',
       'members.associate',
       'members.dissociate',
       'sharing.set',

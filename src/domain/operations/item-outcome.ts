@@ -7,7 +7,11 @@ export interface ItemRef {
   memberId: string;
 }
 
-export interface Rejection extends ItemRef {
+export interface Rejection {
+  position: number;
+  /** The member the item names, or null for items that name none (coupons being issued). */
+  memberId: string | null;
+  couponId?: string;
   reason: RejectionReason;
 }
 

@@ -1,5 +1,7 @@
 import type { Transaction } from 'kysely';
+import { z } from 'zod';
 import type { OutcomeCounts } from '../../domain/operations/item-outcome.js';
+import { parseOrThrow } from '../../domain/operations/validation.js';
 import type { Database, OperationRow } from '../../db/schema.js';
 import type { ChunkJob } from '../../producers/contract.js';
 
@@ -11,3 +13,18 @@ export interface ChunkOutcome {
 
 /** Applies one claimed chunk inside the chunk's transaction. */
 export type ChunkApplier = (tx: Transaction<Database>, operation: OperationRow, chunk: ChunkJob) => Promise<ChunkOutcome>;
+
+/** Chunk items come from Redis: parsed again against the kind's item schema before use. */
+export function parseItems<S extends z.ZodType>(schema: S, chunk: ChunkJob): z.output<S>[] {
+  return parseOrThrow(z.array(schema), chunk.items);
+}
+
+/** Parses an operation's stored parameters (everything but its items). */
+export function parseParams<S extends z.ZodType>(schema: S, operation: OperationRow): z.output<S> {
+  return parseOrThrow(schema, operation.params);
+}
+
+export function enterpriseOf(operation: OperationRow): string {
+  if (operation.enterprise_id === null) throw new Error(`operation ${operation.operation_id} has no enterprise`);
+  return operation.enterprise_id;
+}

@@ -7,39 +7,43 @@ import { loadEnterpriseDefault } from '../../db/enterprises.repository.js';
 import { ensureMemberRows, insertSharingHistory, lockMembers, writeMemberStates } from '../../db/members.repository.js';
 import { insertRejections } from '../../db/operations.repository.js';
 import type { Database, OperationRow } from '../../db/schema.js';
-import type { ChunkJob } from '../../producers/contract.js';
-import type { ChunkApplier } from './chunk-applier.js';
+import { memberIdSchema } from '../../producers/contract.js';
+import { type ChunkApplier, type ChunkOutcome, enterpriseOf, parseItems, parseParams } from './chunk-applier.js';
 
 async function applyMemberRule(
   tx: Transaction<Database>,
   operation: OperationRow,
-  chunk: ChunkJob,
+  memberIds: string[],
+  offset: number,
   rule: MemberRule,
-) {
-  const enterpriseId = operation.enterprise_id;
-  if (enterpriseId === null) throw new Error(`operation ${operation.operation_id} has no enterprise`);
+): Promise<ChunkOutcome> {
+  const enterpriseId = enterpriseOf(operation);
   const ctx = { seq: operation.seq, enterpriseId };
-  const { states, seenInOperation } = await lockMembers(tx, operation.operation_id, chunk.items);
-  const decision = decideMemberChunk(ctx, chunk.items, chunk.offset, states, seenInOperation, rule);
+  const { states, seenInOperation } = await lockMembers(tx, operation.operation_id, memberIds);
+  const decision = decideMemberChunk(ctx, memberIds, offset, states, seenInOperation, rule);
   await writeMemberStates(tx, decision.nextStates);
   await insertSharingHistory(tx, { operationId: operation.operation_id, seq: operation.seq, enterpriseId }, decision.changes);
   await insertRejections(tx, operation.operation_id, decision.rejections);
-  return { itemCount: chunk.items.length, counts: decision.counts };
+  return { itemCount: memberIds.length, counts: decision.counts };
 }
 
 const sharingParams = z.object({ enabled: z.boolean() });
 
 export const applySharingSet: ChunkApplier = (tx, operation, chunk) => {
-  const { enabled } = sharingParams.parse(operation.params);
-  return applyMemberRule(tx, operation, chunk, (ctx, item, state) => decideSharingSet(ctx, enabled, item, state));
+  const { enabled } = parseParams(sharingParams, operation);
+  return applyMemberRule(tx, operation, parseItems(memberIdSchema, chunk), chunk.offset, (ctx, item, state) =>
+    decideSharingSet(ctx, enabled, item, state),
+  );
 };
 
 export const applyAssociate: ChunkApplier = async (tx, operation, chunk) => {
-  if (operation.enterprise_id === null) throw new Error(`operation ${operation.operation_id} has no enterprise`);
-  const { shareWithNewMembers } = await loadEnterpriseDefault(tx, operation.enterprise_id, false);
-  await ensureMemberRows(tx, chunk.items);
-  return applyMemberRule(tx, operation, chunk, (ctx, item, state) => decideAssociate(ctx, shareWithNewMembers, item, state));
+  const memberIds = parseItems(memberIdSchema, chunk);
+  const { shareWithNewMembers } = await loadEnterpriseDefault(tx, enterpriseOf(operation), false);
+  await ensureMemberRows(tx, memberIds);
+  return applyMemberRule(tx, operation, memberIds, chunk.offset, (ctx, item, state) =>
+    decideAssociate(ctx, shareWithNewMembers, item, state),
+  );
 };
 
 export const applyDissociate: ChunkApplier = (tx, operation, chunk) =>
-  applyMemberRule(tx, operation, chunk, decideDissociate);
+  applyMemberRule(tx, operation, parseItems(memberIdSchema, chunk), chunk.offset, decideDissociate);

@@ -1,0 +1,77 @@
+import { sql } from 'kysely';
+import { z } from 'zod';
+import { decideIssue } from '../../domain/coupons/coupon-issue.rules.js';
+import { decideAllocations, decideRevocations, type LedgerItem } from '../../domain/coupons/coupon-ledger.rules.js';
+import { parseAmount } from '../../domain/coupons/money.js';
+import {
+  couponsIssuedBy,
+  insertIssuedCoupons,
+  insertLedgerHistory,
+  loadLedgerMembers,
+  lockCoupon,
+  lockCoupons,
+  storeCoupon,
+  storeHoldings,
+} from '../../db/coupons.repository.js';
+import { insertRejections } from '../../db/operations.repository.js';
+import { allocationItemSchema, couponIdSchema, couponSpecSchema, revocationItemSchema } from '../../producers/contract.js';
+import { type ChunkApplier, enterpriseOf, parseItems, parseParams } from './chunk-applier.js';
+
+/** The database clock decides validity, so every worker judges expiry by the same time. */
+async function databaseNow(tx: Parameters<ChunkApplier>[0]): Promise<Date> {
+  const { rows } = await sql<{ now: Date }>`SELECT now() AS now`.execute(tx);
+  return rows[0]!.now;
+}
+
+export const applyCouponIssue: ChunkApplier = async (tx, operation, chunk) => {
+  const enterpriseId = enterpriseOf(operation);
+  const coupons = parseItems(couponSpecSchema, chunk).map((c) => ({
+    couponId: c.couponId,
+    faceValueCents: parseAmount(c.faceValue),
+    allocationMode: c.allocationMode,
+    validFrom: new Date(c.validFrom),
+    validUntil: new Date(c.validUntil),
+    products: c.products,
+  }));
+  const ids = coupons.map((c) => c.couponId);
+  const existing = await lockCoupons(tx, ids);
+  const seen = await couponsIssuedBy(tx, operation.operation_id, ids);
+  const decision = decideIssue(enterpriseId, coupons, chunk.offset, existing, seen);
+  await insertIssuedCoupons(tx, operation.operation_id, enterpriseId, decision.issued);
+  await insertRejections(tx, operation.operation_id, decision.rejections);
+  return { itemCount: coupons.length, counts: decision.counts };
+};
+
+const couponParams = z.object({ couponId: couponIdSchema });
+
+function ledgerApplier(
+  itemSchema: typeof allocationItemSchema | typeof revocationItemSchema,
+  decide: typeof decideAllocations,
+): ChunkApplier {
+  return async (tx, operation, chunk) => {
+    const enterpriseId = enterpriseOf(operation);
+    const { couponId } = parseParams(couponParams, operation);
+    const items: LedgerItem[] = parseItems(itemSchema, chunk).map((item, i) => ({
+      position: chunk.offset + i,
+      memberId: item.memberId,
+      ...(item.amount !== undefined && { amountCents: parseAmount(item.amount) }),
+    }));
+    // Coupon first, then holdings: every ledger writer takes locks in this order.
+    const coupon = await lockCoupon(tx, couponId);
+    const now = await databaseNow(tx);
+    const members = await loadLedgerMembers(tx, operation.operation_id, enterpriseId, couponId, items.map((i) => i.memberId));
+    const decision = decide({ operationId: operation.operation_id, enterpriseId, now }, coupon, items, chunk.offset, members);
+    if (decision.coupon) await storeCoupon(tx, decision.coupon);
+    await storeHoldings(tx, couponId, enterpriseId, decision.holdings);
+    await insertLedgerHistory(tx, operation.operation_id, couponId, enterpriseId, decision.entries);
+    await insertRejections(
+      tx,
+      operation.operation_id,
+      decision.rejections.map((r) => ({ ...r, couponId })),
+    );
+    return { itemCount: items.length, counts: decision.counts };
+  };
+}
+
+export const applyCouponAllocate = ledgerApplier(allocationItemSchema, decideAllocations);
+export const applyCouponRevoke = ledgerApplier(revocationItemSchema, decideRevocations);
