@@ -9,6 +9,7 @@ import type { Logger } from './logger.js';
 import { createRedisConnection } from './queue/connections.js';
 import { ProducerQueues } from './queue/producer-queues.js';
 import { closeQueues, createQueues, type ServiceQueues } from './queue/queues.js';
+import { createCompletionNotifier } from './workers/completion-events.js';
 import { closeWorkers, type ServiceWorkers, startWorkers } from './workers/workers.js';
 
 export interface ServiceOptions {
@@ -58,6 +59,7 @@ export async function startService(config: Config, logger: Logger, options: Serv
         concurrency: config.workerConcurrency,
         chunkAttempts: config.chunkAttempts,
         logger,
+        onOperationFinished: createCompletionNotifier(db, async () => queues.events),
       });
       closers.push(() => closeWorkers(workers!));
     }
@@ -70,6 +72,11 @@ export async function startService(config: Config, logger: Logger, options: Serv
       app = await buildApp({
         db,
         publisher: { db, chunkQueue: () => producerQueues.chunks(), chunkAttempts: config.chunkAttempts },
+        control: {
+          db,
+          chunkQueue: () => producerQueues.chunks(),
+          notifyFinished: createCompletionNotifier(db, () => producerQueues.events()),
+        },
         readiness: {
           postgres: () => sql`select 1`.execute(db),
           redis: () => producerQueues.redis.ping(),

@@ -78,12 +78,13 @@ export async function recordChunkApplied(
       unchanged: eb('unchanged', '+', counts.unchanged),
       superseded: eb('superseded', '+', counts.superseded),
       rejected: eb('rejected', '+', counts.rejected),
-      status: 'running',
+      // A chunk that committed just after a cancel stays recorded; the status stays cancelled.
+      status: sql`CASE WHEN status = 'cancelled' THEN 'cancelled' ELSE 'running' END`,
       started_at: sql`coalesce(started_at, now())`,
       updated_at: sql`now()`,
     }))
     .where('operation_id', '=', operationId)
-    .returning(['chunks_total', 'chunks_done', 'chunks_failed', 'rejected'])
+    .returning(['chunks_total', 'chunks_done', 'chunks_failed', 'rejected', 'status'])
     .executeTakeFirstOrThrow();
   return settleStatus(tx, operationId, row);
 }
@@ -105,9 +106,13 @@ export async function recordChunkFailed(
     if (!inserted) return null;
     const row = await tx
       .updateTable('operations')
-      .set((eb) => ({ chunks_failed: eb('chunks_failed', '+', 1), status: 'running', updated_at: sql`now()` }))
+      .set((eb) => ({
+        chunks_failed: eb('chunks_failed', '+', 1),
+        status: sql`CASE WHEN status = 'cancelled' THEN 'cancelled' ELSE 'running' END`,
+        updated_at: sql`now()`,
+      }))
       .where('operation_id', '=', operationId)
-      .returning(['chunks_total', 'chunks_done', 'chunks_failed', 'rejected'])
+      .returning(['chunks_total', 'chunks_done', 'chunks_failed', 'rejected', 'status'])
       .executeTakeFirstOrThrow();
     return settleStatus(tx, operationId, row);
   });
@@ -116,8 +121,9 @@ export async function recordChunkFailed(
 async function settleStatus(
   tx: Transaction<Database>,
   operationId: string,
-  row: { chunks_total: number | null; chunks_done: number; chunks_failed: number; rejected: number },
+  row: { chunks_total: number | null; chunks_done: number; chunks_failed: number; rejected: number; status: string },
 ): Promise<OperationStatus> {
+  if (row.status === 'cancelled') return 'cancelled';
   const status = statusAfterChunk({
     chunksTotal: row.chunks_total,
     chunksDone: row.chunks_done,
@@ -174,4 +180,60 @@ export async function listRejections(db: Db, operationId: string, afterPosition:
     .orderBy('position')
     .limit(limit)
     .execute();
+}
+
+/** Cancels an operation that has not finished; returns the row as it now stands, cancelled or not. */
+export async function cancelOperation(db: Db, operationId: string): Promise<OperationRow | undefined> {
+  await db
+    .updateTable('operations')
+    .set({ status: 'cancelled', finished_at: sql`now()`, updated_at: sql`now()` })
+    .where('operation_id', '=', operationId)
+    .where('status', 'in', ['queued', 'running'])
+    .execute();
+  return findOperation(db, operationId);
+}
+
+/** Chunks of an operation that gave up after their last attempt. */
+export async function failedChunkIndexes(db: Db, operationId: string): Promise<number[]> {
+  const rows = await db
+    .selectFrom('operation_chunks')
+    .select('chunk_index')
+    .where('operation_id', '=', operationId)
+    .where('status', '=', 'failed')
+    .orderBy('chunk_index')
+    .execute();
+  return rows.map((r) => r.chunk_index);
+}
+
+/**
+ * Forgets the failure of the given chunks so they can be claimed again, and puts the operation
+ * back to running. Only an operation that ended `failed` can be reopened.
+ */
+export async function reopenFailedChunks(db: Db, operationId: string, chunkIndexes: readonly number[]): Promise<boolean> {
+  if (chunkIndexes.length === 0) return false;
+  return db.transaction().execute(async (tx) => {
+    const reopened = await tx
+      .updateTable('operations')
+      .set((eb) => ({
+        status: 'running',
+        finished_at: null,
+        chunks_failed: eb('chunks_failed', '-', chunkIndexes.length),
+        updated_at: sql`now()`,
+      }))
+      .where('operation_id', '=', operationId)
+      .where('status', '=', 'failed')
+      .returning('operation_id')
+      .executeTakeFirst();
+    if (!reopened) return false;
+    const removed = await tx
+      .deleteFrom('operation_chunks')
+      .where('operation_id', '=', operationId)
+      .where('status', '=', 'failed')
+      .where('chunk_index', 'in', [...chunkIndexes])
+      .executeTakeFirst();
+    if (Number(removed.numDeletedRows) !== chunkIndexes.length) {
+      throw new Error(`operation ${operationId}: failed chunks changed while reopening them`);
+    }
+    return true;
+  });
 }

@@ -4,6 +4,7 @@ import { toValidationIssues } from '../domain/operations/validation.js';
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
 import type { Logger } from '../logger.js';
+import type { OperationControlDeps } from '../control/operation-control.js';
 import type { PublisherDeps } from '../producers/publisher.js';
 import { registerCouponRoutes } from './coupons.routes.js';
 import { registerEnterpriseRoutes } from './enterprises.routes.js';
@@ -13,6 +14,7 @@ import { registerOperationRoutes } from './operations.routes.js';
 export interface AppDeps {
   db: Kysely<Database>;
   publisher: PublisherDeps;
+  control: OperationControlDeps;
   readiness: Record<string, ReadinessCheck>;
   bodyLimitBytes: number;
   logger: Logger;

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { toValidationIssues } from '../domain/operations/validation.js';
 import { findOperation, listRejections, rejectionsByReason } from '../db/operations.repository.js';
 import { IdempotencyConflictError, InvalidPayloadError } from '../errors.js';
+import { cancel, retryFailed } from '../control/operation-control.js';
 import { publish } from '../producers/publisher.js';
 import { QueueUnavailableError } from '../queue/connections.js';
 import type { AppDeps } from './app.js';
@@ -37,6 +38,31 @@ export function registerOperationRoutes(app: FastifyInstance, deps: AppDeps): vo
     const view = await loadOperationView(deps.db, operationId);
     if (!view) return reply.code(404).send({ error: 'not_found' });
     return view;
+  });
+
+  app.post('/v1/operations/:operationId/cancel', async (request, reply) => {
+    const { operationId } = operationParams.parse(request.params);
+    const outcome = await cancel(deps.control, operationId);
+    if (outcome.result === 'not_found') return reply.code(404).send({ error: 'not_found' });
+    if (outcome.result === 'already_final') {
+      return reply.code(409).send({ error: 'already_final', status: outcome.operation.status });
+    }
+    return loadOperationView(deps.db, operationId);
+  });
+
+  app.post('/v1/operations/:operationId/retry', async (request, reply) => {
+    const { operationId } = operationParams.parse(request.params);
+    const outcome = await retryFailed(deps.control, operationId);
+    switch (outcome.result) {
+      case 'not_found':
+        return reply.code(404).send({ error: 'not_found' });
+      case 'not_failed':
+        return reply.code(409).send({ error: 'not_failed', status: outcome.operation.status });
+      case 'chunk_data_expired':
+        return reply.code(409).send({ error: 'chunk_data_expired', chunks: outcome.chunks });
+      case 'retrying':
+        return reply.code(202).send({ operationId, status: 'running', retriedChunks: outcome.chunks });
+    }
   });
 
   app.get('/v1/operations/:operationId/rejections', async (request, reply) => {

@@ -9,11 +9,14 @@ import { AMOUNT_PATTERN } from '../domain/coupons/money.js';
 export const QUEUES = {
   operations: 'benefits-operations',
   chunks: 'benefits-chunks',
+  /** Outbound: `operation.finished` events for publishers that would rather not poll. */
+  events: 'benefits-events',
 } as const;
 
 export const JOBS = {
   operation: 'operation',
   chunk: 'chunk',
+  operationFinished: 'operation.finished',
 } as const;
 
 export const CHUNK_SIZE = 100;
@@ -137,6 +140,7 @@ export const OPERATION_STATUSES = [
   'completed_with_rejections',
   'rejected',
   'failed',
+  'cancelled',
 ] as const;
 export type OperationStatus = (typeof OPERATION_STATUSES)[number];
 

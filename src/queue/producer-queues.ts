@@ -20,10 +20,18 @@ export class ProducerQueues {
     this.redis = createRedisConnection(url, 'producer', onError);
   }
 
-  async chunks(): Promise<Queue> {
+  async queues(): Promise<ServiceQueues> {
     await waitForRedis(this.redis);
     this.#queues ??= createQueues(this.redis, this.prefix, this.onError);
-    return this.#queues.chunks;
+    return this.#queues;
+  }
+
+  async chunks(): Promise<Queue> {
+    return (await this.queues()).chunks;
+  }
+
+  async events(): Promise<Queue> {
+    return (await this.queues()).events;
   }
 
   async close(): Promise<void> {

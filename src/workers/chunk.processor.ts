@@ -1,5 +1,6 @@
 import { type Job, UnrecoverableError } from 'bullmq';
 import type { Kysely } from 'kysely';
+import { isFinal } from '../domain/operations/operation-status.js';
 import { parseOrThrow } from '../domain/operations/validation.js';
 import { claimChunk, findOperation, recordChunkApplied, recordChunkFailed } from '../db/operations.repository.js';
 import type { Database } from '../db/schema.js';
@@ -23,12 +24,15 @@ const appliers: Record<OperationKind, ChunkApplier> = {
 
 export type ChunkJobResult =
   | { outcome: 'applied'; status: OperationStatus; counts: Record<string, number> }
-  | { outcome: 'already_applied' };
+  | { outcome: 'already_applied' }
+  | { outcome: 'cancelled' };
 
 export interface ChunkProcessorDeps {
   db: Kysely<Database>;
   logger: Logger;
   onChunkDone?: (event: { kind: string; durationMs: number; result: ChunkJobResult }) => void;
+  /** Called after an operation reached a final status (possibly more than once: consumers dedupe). */
+  onOperationFinished?: (operationId: string) => Promise<void>;
 }
 
 function isLastAttempt(job: Job, error: unknown): boolean {
@@ -57,6 +61,8 @@ export function createChunkProcessor(deps: ChunkProcessorDeps) {
       if (!operation) throw new UnrecoverableError(new UnknownOperationError(chunk.operationId).message);
       const applier = appliers[operation.kind as OperationKind];
       if (!applier) throw new UnrecoverableError(`operation ${operation.operation_id} has unknown kind ${operation.kind}`);
+      // Chunks of a cancelled operation are dropped; one that slips past this check commits and stays recorded.
+      if (operation.status === 'cancelled') return { outcome: 'cancelled' };
       const result = await deps.db.transaction().execute(async (tx): Promise<ChunkJobResult> => {
         if (!(await claimChunk(tx, chunk.operationId, chunk.chunkIndex))) return { outcome: 'already_applied' };
         const { itemCount, counts } = await applier(tx, operation, chunk);
@@ -69,6 +75,10 @@ export function createChunkProcessor(deps: ChunkProcessorDeps) {
         log.info({ status: result.status }, 'operation finished');
       }
       deps.onChunkDone?.({ kind: operation.kind, durationMs, result });
+      // A redelivered chunk of a finished operation announces it again, in case the worker that
+      // finished it died before it could: the event's job id makes the repeat a no-op.
+      const finished = result.outcome === 'applied' ? result.status !== 'running' : isFinal(operation.status);
+      if (finished) await deps.onOperationFinished?.(chunk.operationId);
       return result;
     } catch (caught) {
       // A chunk or stored parameters that fail their schema will fail every time: no retries.
@@ -77,7 +87,10 @@ export function createChunkProcessor(deps: ChunkProcessorDeps) {
       log.warn({ err: error, lastAttempt: last }, 'chunk failed');
       if (last) {
         const status = await recordChunkFailed(deps.db, chunk.operationId, chunk.chunkIndex, String(error));
-        if (status && status !== 'running') log.error({ status }, 'operation finished with a failed chunk');
+        if (status && status !== 'running') {
+          log.error({ status }, 'operation finished with a failed chunk');
+          await deps.onOperationFinished?.(chunk.operationId);
+        }
       }
       throw error;
     }

@@ -5,6 +5,7 @@ import { IdempotencyConflictError, InvalidPayloadError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { operationIdSchema } from '../producers/contract.js';
 import { publish, type PublisherDeps } from '../producers/publisher.js';
+import type { CompletionNotifier } from './completion-events.js';
 
 /** The id an operation from the raw queue goes by when its publisher did not choose one. */
 export function operationIdForJob(job: Job): string {
@@ -19,7 +20,9 @@ function field(data: unknown, name: string): unknown {
  * Takes an operation published straight onto the queue by a foreign system: records it on first
  * sight and splits it into chunk jobs, exactly as the producer library does in-process.
  */
-export function createOperationProcessor(deps: PublisherDeps & { logger: Logger }) {
+export function createOperationProcessor(
+  deps: PublisherDeps & { logger: Logger; onOperationFinished?: CompletionNotifier },
+) {
   return async (job: Job<unknown>) => {
     const given = operationIdSchema.safeParse(field(job.data, 'operationId'));
     const operationId = given.success ? given.data : operationIdForJob(job);
@@ -44,6 +47,7 @@ export function createOperationProcessor(deps: PublisherDeps & { logger: Logger 
           error.issues,
         );
         log.warn({ issues: error.issues }, 'operation rejected: invalid payload');
+        await deps.onOperationFinished?.(operationId);
         throw new UnrecoverableError(error.message);
       }
       if (error instanceof IdempotencyConflictError) {

@@ -6,6 +6,7 @@ import type { Logger } from '../logger.js';
 import { QUEUES } from '../producers/contract.js';
 import type { ServiceQueues } from '../queue/queues.js';
 import { createChunkProcessor, type ChunkProcessorDeps } from './chunk.processor.js';
+import type { CompletionNotifier } from './completion-events.js';
 import { createOperationProcessor } from './operation.processor.js';
 
 export interface WorkerDeps {
@@ -17,6 +18,7 @@ export interface WorkerDeps {
   chunkAttempts: number;
   logger: Logger;
   onChunkDone?: ChunkProcessorDeps['onChunkDone'];
+  onOperationFinished?: CompletionNotifier;
 }
 
 export interface ServiceWorkers {
@@ -34,13 +36,19 @@ export function startWorkers(deps: WorkerDeps): ServiceWorkers {
       chunkQueue: async () => deps.queues.chunks,
       chunkAttempts: deps.chunkAttempts,
       logger,
+      onOperationFinished: deps.onOperationFinished,
     }),
     // Raw publishers may not set removeOnComplete: the whole batch must not linger in Redis.
     { connection, prefix, concurrency: 2, removeOnComplete: { count: 100 }, removeOnFail: { age: 7 * 24 * 3_600 } },
   );
   const chunks = new Worker(
     QUEUES.chunks,
-    createChunkProcessor({ db: deps.db, logger, onChunkDone: deps.onChunkDone }),
+    createChunkProcessor({
+      db: deps.db,
+      logger,
+      onChunkDone: deps.onChunkDone,
+      onOperationFinished: deps.onOperationFinished,
+    }),
     {
       connection,
       prefix,

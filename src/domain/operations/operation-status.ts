@@ -5,6 +5,7 @@ export const FINAL_STATUSES: ReadonlySet<OperationStatus> = new Set([
   'completed_with_rejections',
   'rejected',
   'failed',
+  'cancelled',
 ]);
 
 export function isFinal(status: string): boolean {

@@ -1,0 +1,67 @@
+import type { Job, Queue } from 'bullmq';
+import type { Kysely } from 'kysely';
+import { chunkJobId } from '../domain/operations/chunk-plan.js';
+import { cancelOperation, failedChunkIndexes, findOperation, reopenFailedChunks } from '../db/operations.repository.js';
+import type { Database, OperationRow } from '../db/schema.js';
+import type { CompletionNotifier } from '../workers/completion-events.js';
+
+export interface OperationControlDeps {
+  db: Kysely<Database>;
+  chunkQueue: () => Promise<Queue>;
+  notifyFinished: CompletionNotifier;
+}
+
+export type CancelResult =
+  | { result: 'cancelled'; operation: OperationRow }
+  | { result: 'already_final'; operation: OperationRow }
+  | { result: 'not_found' };
+
+const REMOVE_SLICE = 500;
+
+/**
+ * Cancels an unfinished operation: chunks not yet applied are dropped (removed from the queue
+ * where they still wait, skipped by the worker otherwise); chunks already applied stay recorded.
+ */
+export async function cancel(deps: OperationControlDeps, operationId: string): Promise<CancelResult> {
+  const operation = await cancelOperation(deps.db, operationId);
+  if (!operation) return { result: 'not_found' };
+  if (operation.status !== 'cancelled') return { result: 'already_final', operation };
+  const queue = await deps.chunkQueue();
+  const total = operation.chunks_total ?? 0;
+  for (let start = 0; start < total; start += REMOVE_SLICE) {
+    const end = Math.min(start + REMOVE_SLICE, total);
+    // A chunk being processed right now is locked and stays: the worker finds the operation cancelled.
+    await Promise.all(Array.from({ length: end - start }, (_, i) => queue.remove(chunkJobId(operationId, start + i))));
+  }
+  await deps.notifyFinished(operationId);
+  return { result: 'cancelled', operation };
+}
+
+export type RetryResult =
+  | { result: 'retrying'; chunks: number[] }
+  | { result: 'not_failed'; operation: OperationRow }
+  | { result: 'chunk_data_expired'; chunks: number[] }
+  | { result: 'not_found' };
+
+/**
+ * Retries only the failed chunks of a failed operation. A chunk's items live in its BullMQ job,
+ * which is kept for 7 days after it fails; past that the chunk cannot be retried.
+ */
+export async function retryFailed(deps: OperationControlDeps, operationId: string): Promise<RetryResult> {
+  const operation = await findOperation(deps.db, operationId);
+  if (!operation) return { result: 'not_found' };
+  const chunks = operation.status === 'failed' ? await failedChunkIndexes(deps.db, operationId) : [];
+  if (chunks.length === 0) return { result: 'not_failed', operation };
+  const queue = await deps.chunkQueue();
+  const jobs = await Promise.all(chunks.map((index) => queue.getJob(chunkJobId(operationId, index))));
+  const missing = chunks.filter((_, i) => !jobs[i]);
+  if (missing.length > 0) return { result: 'chunk_data_expired', chunks: missing };
+  if (!(await reopenFailedChunks(deps.db, operationId, chunks))) {
+    const now = await findOperation(deps.db, operationId);
+    return { result: 'not_failed', operation: now ?? operation };
+  }
+  await Promise.all(
+    (jobs as Job[]).map((job) => job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true })),
+  );
+  return { result: 'retrying', chunks };
+}

@@ -1,0 +1,102 @@
+import type { Job } from 'bullmq';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/logger.js';
+import { createChunkProcessor } from '../../src/workers/chunk.processor.js';
+import { type Harness, memberIds, startHarness } from '../support/harness.js';
+
+// One chunk attempt only, so a poisoned chunk fails at once and the operation ends `failed`.
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness('control', { env: { CHUNK_ATTEMPTS: '1' } });
+});
+afterAll(async () => h?.close());
+
+async function events(operationId: string) {
+  const jobs = await h.service.queues.events.getJobs(['waiting', 'prioritized', 'completed'], 0, 1000);
+  return jobs.filter((j) => j.data.operationId === operationId).map((j) => ({ name: j.name, ...j.data }));
+}
+
+describe('completion events', () => {
+  it('announce every finished operation once on the outbound queue', async () => {
+    const operationId = await h.publish({ kind: 'members.associate', enterpriseId: 'E-ev', memberIds: ['ev-1', 'stranger@x'] });
+    await h.waitForOperation(operationId);
+    const published = await events(operationId);
+    expect(published).toEqual([
+      expect.objectContaining({
+        name: 'operation.finished',
+        operationId,
+        kind: 'members.associate',
+        status: 'completed',
+        counts: { applied: 2, unchanged: 0, superseded: 0, rejected: 0 },
+      }),
+    ]);
+    expect(h.service.queues.events.name).toBe('benefits-events');
+  });
+});
+
+describe('cancel', () => {
+  it('drops chunks not yet applied and keeps the applied ones recorded', async () => {
+    const ids = memberIds('cx', 500);
+    await h.waitForOperation(await h.publish({ kind: 'members.associate', enterpriseId: 'E-cx', memberIds: ids }));
+    await h.service.workers!.chunks.pause();
+    let operationId: string;
+    try {
+      operationId = await h.publish({ kind: 'sharing.set', enterpriseId: 'E-cx', enabled: true, memberIds: ids });
+      const processor = createChunkProcessor({ db: h.service.db, logger: createLogger('silent') });
+      const first = (await h.service.queues.chunks.getJob(`${operationId}-chunk-0`)) as Job;
+      const second = (await h.service.queues.chunks.getJob(`${operationId}-chunk-1`)) as Job;
+      expect((await processor(first)).outcome).toBe('applied');
+
+      const cancelled = await h.request('POST', `/v1/operations/${operationId}/cancel`);
+      expect(cancelled).toMatchObject({ status: 200, body: { status: 'cancelled', progress: { chunksDone: 1, chunksTotal: 5 } } });
+      expect(cancelled.body.finishedAt).not.toBeNull();
+      // A chunk already fetched before the cancel is skipped when it runs.
+      expect(await processor(second)).toEqual({ outcome: 'cancelled' });
+      const waiting = await h.service.queues.chunks.getJobs(['waiting', 'prioritized'], 0, 1000);
+      expect(waiting.filter((j) => j.data.operationId === operationId)).toHaveLength(0);
+    } finally {
+      h.service.workers!.chunks.resume();
+    }
+    const history = await h.service.db.selectFrom('sharing_history').select('member_id').where('operation_id', '=', operationId).execute();
+    expect(history).toHaveLength(100);
+    expect((await h.request('GET', `/v1/enterprises/E-cx`)).body.sharingEnabledCount).toBe(100);
+    expect((await events(operationId)).map((e) => e.status)).toEqual(['cancelled']);
+    expect((await h.request('POST', `/v1/operations/${operationId}/cancel`)).status).toBe(200);
+    const done = await h.waitForOperation(await h.publish({ kind: 'sharing.set-default', enterpriseId: 'E-cx', shareWithNewMembers: true }));
+    expect((await h.request('POST', `/v1/operations/${done.operationId}/cancel`))).toMatchObject({
+      status: 409,
+      body: { error: 'already_final', status: 'completed' },
+    });
+    expect((await h.request('POST', '/v1/operations/nope/cancel')).status).toBe(404);
+  });
+});
+
+describe('retry', () => {
+  it('retries only the failed chunks of a failed operation', async () => {
+    const ids = memberIds('rt', 300);
+    await h.waitForOperation(await h.publish({ kind: 'members.associate', enterpriseId: 'E-rt', memberIds: ids }));
+    // Poison one member: any history row for it fails, so its chunk (the second) fails.
+    await sql`
+      CREATE FUNCTION poison() RETURNS trigger AS $$
+      BEGIN RAISE EXCEPTION 'poisoned member %', NEW.member_id; END $$ LANGUAGE plpgsql`.execute(h.service.db);
+    await sql`
+      CREATE TRIGGER poison BEFORE INSERT ON sharing_history FOR EACH ROW
+      WHEN (NEW.member_id = ${sql.lit(ids[150]!)} AND NEW.action = 'enable') EXECUTE FUNCTION poison()`.execute(h.service.db);
+    const operationId = await h.publish({ kind: 'sharing.set', enterpriseId: 'E-rt', enabled: true, memberIds: ids });
+    const failed = await h.waitForOperation(operationId);
+    expect(failed).toMatchObject({ status: 'failed', progress: { chunksDone: 3, chunksTotal: 3, itemsDone: 200 }, counts: { applied: 200 } });
+    expect((await h.request('POST', `/v1/operations/${operationId}/retry`)).status).toBe(202);
+    // Still poisoned: it fails again, and can be retried again once the cause is gone.
+    expect((await h.waitForOperation(operationId)).status).toBe('failed');
+    await sql`DROP TRIGGER poison ON sharing_history`.execute(h.service.db);
+    const retry = await h.request('POST', `/v1/operations/${operationId}/retry`);
+    expect(retry).toMatchObject({ status: 202, body: { retriedChunks: [1] } });
+    const done = await h.waitForOperation(operationId);
+    expect(done).toMatchObject({ status: 'completed', progress: { chunksDone: 3, chunksTotal: 3, itemsDone: 300 }, counts: { applied: 300 } });
+    const rows = await h.service.db.selectFrom('sharing_history').select('member_id').where('operation_id', '=', operationId).execute();
+    expect(rows).toHaveLength(300);
+    expect((await h.request('POST', `/v1/operations/${operationId}/retry`)).body).toEqual({ error: 'not_failed', status: 'completed' });
+    expect((await events(operationId)).map((e) => e.status).sort()).toEqual(['completed', 'failed', 'failed']);
+  });
+});
