@@ -11,30 +11,29 @@ const ENQUEUE_SLICE = 500;
  * Puts one job per chunk on the chunk queue. Each job carries its own slice of the batch and
  * nothing more, so Redis holds the member list once. Job ids are deterministic: enqueueing the
  * same operation again adds nothing that is still there, and applying is idempotent for the rest.
+ * Items may be a stream; at most ENQUEUE_SLICE chunks are held at a time.
  */
 export async function enqueueChunks(
   queue: Queue,
   operationId: string,
-  items: readonly unknown[],
+  items: Iterable<unknown> | AsyncIterable<unknown>,
   attempts: number,
+  onEnqueued: (items: number) => void = () => {},
 ): Promise<number> {
   const options = chunkJobOptions(attempts);
-  const add = (chunks: PlannedChunk<unknown>[]) =>
-    queue.addBulk(
+  const add = async (chunks: PlannedChunk<unknown>[]) => {
+    await queue.addBulk(
       chunks.map((chunk) => ({
         name: JOBS.chunk,
         data: { operationId, ...chunk } satisfies ChunkJob,
         opts: { ...options, jobId: chunkJobId(operationId, chunk.chunkIndex) },
       })),
     );
-  // An operation without member items (the enterprise switch) is still one chunk of work.
-  if (items.length === 0) {
-    await add([{ chunkIndex: 0, offset: 0, items: [] }]);
-    return 1;
-  }
+    onEnqueued(chunks.reduce((n, c) => n + c.items.length, 0));
+  };
   let pending: PlannedChunk<unknown>[] = [];
   let count = 0;
-  for (const chunk of planChunks(items, CHUNK_SIZE)) {
+  for await (const chunk of planChunks(items, CHUNK_SIZE)) {
     pending.push(chunk);
     count += 1;
     if (pending.length === ENQUEUE_SLICE) {
@@ -42,6 +41,8 @@ export async function enqueueChunks(
       pending = [];
     }
   }
+  // An operation without items (the enterprise switch) is still one chunk of work.
+  if (count === 0) pending.push({ chunkIndex: 0, offset: 0, items: [] });
   if (pending.length > 0) await add(pending);
-  return count;
+  return Math.max(count, 1);
 }

@@ -1,11 +1,13 @@
 import type { Kysely } from 'kysely';
 import { createDatabase } from '../db/database.js';
+import { listRejections } from '../db/operations.repository.js';
 import type { Database } from '../db/schema.js';
 import { loadOperationView, type OperationView } from '../http/operation-view.js';
 import { ProducerQueues } from '../queue/producer-queues.js';
 import { awaitFinalOperation } from './await-operation.js';
 import type { OperationInput } from './contract.js';
 import { publish, type PublishResult } from './publisher.js';
+import { publishStream, type StreamHeader, type StreamPublishOptions } from './stream-publisher.js';
 
 export * from './contract.js';
 export { operationJsonSchema } from './json-schema.js';
@@ -25,7 +27,18 @@ export interface ProducerOptions {
 export interface Producer {
   /** Records the operation and enqueues its chunks; resolves with the operationId at once. */
   publish(operation: OperationInput): Promise<Omit<PublishResult, 'operation'>>;
+  /**
+   * Publishes a batch read from a stream (a file of millions of members) with bounded memory.
+   * `openItems` is called twice: once to check and hash every item, once to enqueue them.
+   */
+  publishStream(
+    header: StreamHeader,
+    openItems: () => AsyncIterable<unknown>,
+    options?: StreamPublishOptions,
+  ): Promise<Omit<PublishResult, 'operation'>>;
   getOperation(operationId: string): Promise<OperationView | undefined>;
+  /** Every rejected item of the operation, by position. */
+  rejections(operationId: string): AsyncIterable<{ position: number; memberId: string | null; couponId: string | null; reason: string }>;
   /** Resolves when the operation reaches a final status (polls Postgres, the source of truth). */
   waitForOperation(operationId: string, options?: { timeoutMs?: number; intervalMs?: number }): Promise<OperationView>;
   close(): Promise<void>;
@@ -46,7 +59,19 @@ export function createProducer(options: ProducerOptions): Producer {
       const { operation: _row, ...result } = await publish(deps, operation, { source: 'producer' });
       return result;
     },
+    async publishStream(header, openItems, streamOptions = {}) {
+      const { operation: _row, ...result } = await publishStream(deps, header, openItems, { source: 'producer', ...streamOptions });
+      return result;
+    },
     getOperation: (operationId) => loadOperationView(db, operationId),
+    async *rejections(operationId) {
+      for (let after = -1; ; ) {
+        const page = await listRejections(db, operationId, after, 1_000);
+        for (const row of page) yield { position: row.position, memberId: row.member_id, couponId: row.coupon_id, reason: row.reason };
+        if (page.length < 1_000) return;
+        after = page.at(-1)!.position;
+      }
+    },
     waitForOperation: (operationId, waitOptions) => awaitFinalOperation(db, operationId, waitOptions),
     async close() {
       await queues.close();

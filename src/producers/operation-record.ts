@@ -1,34 +1,46 @@
 import { chunkCount } from '../domain/operations/chunk-plan.js';
 import { payloadHash } from '../domain/operations/payload-hash.js';
-import { CHUNK_SIZE, ITEMS_FIELD, type Operation } from './contract.js';
+import { CHUNK_SIZE, ITEMS_FIELD, type Operation, type OperationKind } from './contract.js';
 
 /** What the service stores about an operation, apart from its items. */
 export interface OperationRecord {
   operationId: string;
-  kind: Operation['kind'];
+  kind: OperationKind;
   enterpriseId: string;
   payloadHash: string;
   /** Small parameters (enabled, shareWithNewMembers, ...): everything but the item list. */
   params: Record<string, unknown>;
-  items: readonly unknown[];
   itemsTotal: number;
   chunksTotal: number;
 }
 
-export function describeOperation(operation: Operation, operationId: string): OperationRecord {
-  const { operationId: _id, kind, enterpriseId, ...rest } = operation;
-  const field = ITEMS_FIELD[kind];
-  const { [field ?? '']: batch, ...params } = rest as Record<string, unknown>;
-  const items = field === null ? [] : (batch as unknown[]);
+/** Splits a header (the operation without its items) into what is stored about it. */
+export function describeHeader(
+  header: Record<string, unknown> & { kind: OperationKind; enterpriseId: string },
+  operationId: string,
+  itemCount: number,
+  hash: string,
+): OperationRecord {
+  const { operationId: _id, kind, enterpriseId, ...params } = header;
   return {
     operationId,
     kind,
     enterpriseId,
-    payloadHash: payloadHash(operation),
+    payloadHash: hash,
     params,
-    items,
     // An operation without items (the enterprise switch) counts as one item in one chunk.
-    itemsTotal: Math.max(items.length, 1),
-    chunksTotal: Math.max(chunkCount(items.length, CHUNK_SIZE), 1),
+    itemsTotal: Math.max(itemCount, 1),
+    chunksTotal: Math.max(chunkCount(itemCount, CHUNK_SIZE), 1),
+  };
+}
+
+/** A whole operation in memory: its record and its items. */
+export function describeOperation(operation: Operation, operationId: string): { record: OperationRecord; items: unknown[] } {
+  const field = ITEMS_FIELD[operation.kind];
+  const { [field ?? '']: batch, ...header } = operation as unknown as Record<string, unknown>;
+  const items = field === null ? [] : (batch as unknown[]);
+  return {
+    record: describeHeader(header as typeof header & Operation, operationId, items.length, payloadHash(operation)),
+    items,
   };
 }

@@ -8,7 +8,7 @@ import type { Database, OperationRow } from '../db/schema.js';
 import { IdempotencyConflictError } from '../errors.js';
 import { enqueueChunks } from './chunk-enqueuer.js';
 import { type OperationStatus, operationSchema } from './contract.js';
-import { describeOperation } from './operation-record.js';
+import { describeOperation, type OperationRecord } from './operation-record.js';
 
 export interface PublishResult {
   operationId: string;
@@ -25,23 +25,37 @@ export interface PublisherDeps {
   chunkAttempts: number;
 }
 
-export type OperationSource = 'producer' | 'http' | 'queue';
+export type OperationSource = 'producer' | 'http' | 'queue' | 'cli';
+
+export interface PublishOptions {
+  source?: OperationSource;
+  defaultOperationId?: string;
+  /** Called as chunks reach the queue, with the number of items they held. */
+  onEnqueued?: (items: number) => void;
+}
 
 /**
  * Records an operation in Postgres and enqueues its chunks; returns as soon as both are done.
  * Throws InvalidPayloadError (with the offending fields), IdempotencyConflictError, or
  * QueueUnavailableError when Redis is down (then nothing was recorded).
  */
-export async function publish(
-  deps: PublisherDeps,
-  input: unknown,
-  options: { source?: OperationSource; defaultOperationId?: string } = {},
-): Promise<PublishResult> {
+export async function publish(deps: PublisherDeps, input: unknown, options: PublishOptions = {}): Promise<PublishResult> {
   const operation = parseOrThrow(operationSchema, input);
   const operationId = operation.operationId ?? options.defaultOperationId ?? randomUUID();
-  const record = describeOperation(operation, operationId);
+  const { record, items } = describeOperation(operation, operationId);
+  return recordAndEnqueue(deps, record, items, options);
+}
+
+/** The step every publishing path shares, once the operation is validated and described. */
+export async function recordAndEnqueue(
+  deps: PublisherDeps,
+  record: OperationRecord,
+  items: Iterable<unknown> | AsyncIterable<unknown>,
+  options: PublishOptions,
+): Promise<PublishResult> {
   // Asked before recording anything, so a publisher facing a Redis outage leaves no trace.
   const chunkQueue = await deps.chunkQueue();
+  const { operationId } = record;
   const { created, operation: row } = await insertOperation(deps.db, {
     operation_id: operationId,
     kind: record.kind,
@@ -56,6 +70,6 @@ export async function publish(
   if (row.payload_hash !== record.payloadHash) throw new IdempotencyConflictError(operationId);
   // A publisher that crashed between recording and enqueueing re-publishes to finish the job;
   // re-adding chunks is safe (deterministic ids, idempotent apply), so do it until the operation is final.
-  if (!isFinal(row.status)) await enqueueChunks(chunkQueue, operationId, record.items, deps.chunkAttempts);
+  if (!isFinal(row.status)) await enqueueChunks(chunkQueue, operationId, items, deps.chunkAttempts, options.onEnqueued);
   return { operationId, status: row.status as OperationStatus, created, operation: row };
 }

@@ -1,12 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { chunkCount, chunkJobId, planChunks } from '../../src/domain/operations/chunk-plan.js';
 import { statusAfterChunk } from '../../src/domain/operations/operation-status.js';
-import { canonicalJson, payloadHash } from '../../src/domain/operations/payload-hash.js';
+import { canonicalJson, payloadHash, streamingPayloadHash } from '../../src/domain/operations/payload-hash.js';
+
+async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of items) out.push(item);
+  return out;
+}
 
 describe('chunk planning', () => {
-  it('splits 1,050 items into 11 chunks of at most 100 keeping positions', () => {
+  it('splits 1,050 items into 11 chunks of at most 100 keeping positions', async () => {
     const items = Array.from({ length: 1050 }, (_, i) => `m${i}`);
-    const chunks = [...planChunks(items, 100)];
+    const chunks = await collect(planChunks(items, 100));
     expect(chunks).toHaveLength(11);
     expect(chunkCount(1050, 100)).toBe(11);
     expect(chunks.every((c) => c.items.length <= 100)).toBe(true);
@@ -15,8 +21,21 @@ describe('chunk planning', () => {
     expect(chunks.flatMap((c) => c.items)).toEqual(items);
   });
 
-  it('rejects a nonsensical chunk size', () => {
-    expect(() => [...planChunks(['a'], 0)]).toThrow(RangeError);
+  it('rejects a nonsensical chunk size', async () => {
+    await expect(collect(planChunks(['a'], 0))).rejects.toThrow(RangeError);
+  });
+
+  it('chunks a stream without reading it whole', async () => {
+    async function* stream() {
+      for (let i = 0; i < 250; i += 1) yield i;
+    }
+    const sizes = [];
+    for await (const chunk of planChunks(stream(), 100)) sizes.push([chunk.offset, chunk.items.length]);
+    expect(sizes).toEqual([
+      [0, 100],
+      [100, 100],
+      [200, 50],
+    ]);
   });
 
   it('makes job ids BullMQ accepts (no colon) and that are the same every time', () => {
@@ -46,5 +65,19 @@ describe('operation status', () => {
     expect(statusAfterChunk({ ...base, chunksDone: 3 })).toBe('completed');
     expect(statusAfterChunk({ ...base, chunksDone: 3, rejected: 1 })).toBe('completed_with_rejections');
     expect(statusAfterChunk({ ...base, chunksDone: 2, chunksFailed: 1 })).toBe('failed');
+  });
+});
+
+describe('streaming payload hash', () => {
+  it('equals the hash of the same operation sent whole', () => {
+    const operation = { operationId: 'x', kind: 'sharing.set', enterpriseId: 'E', enabled: true, memberIds: ['a', 'b', 'c'] };
+    const streamed = streamingPayloadHash({ kind: 'sharing.set', enterpriseId: 'E', enabled: true, operationId: 'x' }, 'memberIds');
+    for (const id of operation.memberIds) streamed.add(id);
+    expect(streamed.digest()).toBe(payloadHash(operation));
+    const allocations = [{ memberId: 'a', amount: '1.00' }];
+    const whole = { kind: 'coupons.allocate', enterpriseId: 'E', couponId: 'C', allocations };
+    const part = streamingPayloadHash({ kind: 'coupons.allocate', enterpriseId: 'E', couponId: 'C' }, 'allocations');
+    part.add({ amount: '1.00', memberId: 'a' });
+    expect(part.digest()).toBe(payloadHash(whole));
   });
 });

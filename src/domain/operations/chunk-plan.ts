@@ -4,12 +4,26 @@ export interface PlannedChunk<T> {
   items: T[];
 }
 
-/** Splits a batch into consecutive chunks of at most `size` items; positions are kept by `offset`. */
-export function* planChunks<T>(items: readonly T[], size: number): Generator<PlannedChunk<T>> {
+/**
+ * Splits a batch into consecutive chunks of at most `size` items; positions are kept by `offset`.
+ * Takes a stream as well as an array, holding one chunk at a time, so a million-member file
+ * never sits in memory whole.
+ */
+export async function* planChunks<T>(items: Iterable<T> | AsyncIterable<T>, size: number): AsyncGenerator<PlannedChunk<T>> {
   if (!Number.isInteger(size) || size < 1) throw new RangeError(`chunk size must be a positive integer, got ${size}`);
-  for (let offset = 0, chunkIndex = 0; offset < items.length; offset += size, chunkIndex += 1) {
-    yield { chunkIndex, offset, items: items.slice(offset, offset + size) };
+  let chunk: T[] = [];
+  let chunkIndex = 0;
+  let offset = 0;
+  for await (const item of items) {
+    chunk.push(item);
+    if (chunk.length === size) {
+      yield { chunkIndex, offset, items: chunk };
+      chunkIndex += 1;
+      offset += size;
+      chunk = [];
+    }
   }
+  if (chunk.length > 0) yield { chunkIndex, offset, items: chunk };
 }
 
 export function chunkCount(itemCount: number, size: number): number {

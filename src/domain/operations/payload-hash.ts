@@ -12,6 +12,27 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
+/**
+ * The same fingerprint as `payloadHash`, fed one item at a time: a streamed batch of a million
+ * members hashes to the same value as the same batch sent whole, without being held in memory.
+ */
+export function streamingPayloadHash(header: Record<string, unknown>, itemsField: string) {
+  const marker = '\u0000items\u0000';
+  const json = canonicalJson({ ...header, operationId: undefined, [itemsField]: marker });
+  const [prefix, suffix] = json.split(JSON.stringify(marker)) as [string, string];
+  const hash = createHash('sha256').update(`${prefix}[`);
+  let first = true;
+  return {
+    add(item: unknown): void {
+      hash.update(first ? canonicalJson(item) : `,${canonicalJson(item)}`);
+      first = false;
+    },
+    digest(): string {
+      return hash.update(`]${suffix}`).digest('hex');
+    },
+  };
+}
+
 /** The idempotency fingerprint of an operation: everything the publisher sent except its id. */
 export function payloadHash(operation: { operationId?: unknown } & Record<string, unknown>): string {
   const { operationId: _ignored, ...payload } = operation;

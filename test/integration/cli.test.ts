@@ -1,0 +1,98 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Harness, memberIds, startHarness } from '../support/harness.js';
+
+let h: Harness;
+let dir: string;
+beforeAll(async () => {
+  h = await startHarness('cli');
+  dir = await mkdtemp(join(tmpdir(), 'benefits-cli-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+  await h?.close();
+});
+
+const bin = new URL('../../bin/benefits.mjs', import.meta.url).pathname;
+
+/** Runs the real `benefits` command, output not a terminal, against this file's database and queues. */
+function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [bin, ...args],
+      {
+        env: { ...process.env, DATABASE_URL: h.config.databaseUrl, REDIS_URL: h.config.redisUrl, QUEUE_PREFIX: h.config.queuePrefix },
+        timeout: 60_000,
+      },
+      (error, stdout, stderr) => resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+describe('benefits publish', () => {
+  it('streams a CSV into an operation, waits for the last chunk and prints the counts', async () => {
+    const ids = memberIds('cli', 1500);
+    const csv = join(dir, 'members.csv');
+    await writeFile(csv, `memberId\n${ids.join('\n')}\n`);
+    const assoc = await cli('publish', '--kind', 'members.associate', '--enterprise', 'E-cli', '--file', csv, '--operation-id', 'cli-assoc', '--wait');
+    expect(assoc.code).toBe(0);
+    expect(assoc.stdout).toMatch(/status\s+completed/);
+    expect(assoc.stdout).toMatch(/applied=1500/);
+    expect(assoc.stderr).toMatch(/applying: \d+\/15/);
+
+    const set = await cli('publish', '--kind', 'sharing.set', '--enterprise', 'E-cli', '--enabled', 'true', '--file', csv, '--wait', '--json');
+    expect(set.code).toBe(0);
+    const view = JSON.parse(set.stdout.trim().split('\n').at(-1)!);
+    expect(view).toMatchObject({ status: 'completed', counts: { applied: 1500 }, progress: { chunksTotal: 15, itemsDone: 1500 } });
+
+    // Streamed and whole payloads share one fingerprint: the same operation over HTTP is no conflict.
+    const again = await h.request('POST', '/v1/operations', { operationId: 'cli-assoc', kind: 'members.associate', enterpriseId: 'E-cli', memberIds: ids });
+    expect(again.status).toBe(200);
+  });
+
+  it('publishes coupon allocations from NDJSON, and lists rejections', async () => {
+    await h.waitForOperation(await h.publish({ kind: 'members.associate', enterpriseId: 'E-cpn', memberIds: ['n-1', 'n-2'] }));
+    await h.waitForOperation(
+      await h.publish({
+        kind: 'coupons.issue',
+        enterpriseId: 'E-cpn',
+        coupons: [{ couponId: 'C-cli', faceValue: '10.00', allocationMode: 'multiple', validFrom: '2020-01-01T00:00:00Z', validUntil: '2099-01-01T00:00:00Z', products: ['ecs'] }],
+      }),
+    );
+    const file = join(dir, 'allocations.ndjson');
+    await writeFile(file, ['{"memberId":"n-1","amount":"7.50"}', '{"memberId":"n-2","amount":"7.50"}', '{"memberId":"ghost","amount":"1.00"}'].join('\n'));
+    const run = await cli('publish', '--kind', 'coupons.allocate', '--enterprise', 'E-cpn', '--coupon', 'C-cli', '--file', file, '--operation-id', 'cli-alloc', '--wait');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/status\s+completed_with_rejections/);
+    expect(run.stdout).toMatch(/insufficient_balance=1 not_a_member=1|not_a_member=1 insufficient_balance=1/);
+    const strict = await cli('publish', '--kind', 'coupons.allocate', '--enterprise', 'E-cpn', '--coupon', 'C-cli', '--file', file, '--operation-id', 'cli-alloc', '--wait', '--strict');
+    expect(strict.code).toBe(1);
+
+    const rejections = await cli('rejections', 'cli-alloc');
+    expect(rejections.code).toBe(0);
+    expect(rejections.stdout.trim().split('\n')).toEqual([
+      'position,memberId,couponId,reason',
+      '1,n-2,C-cli,insufficient_balance',
+      '2,ghost,C-cli,not_a_member',
+    ]);
+    const status = await cli('status', 'cli-alloc', '--json');
+    expect(JSON.parse(status.stdout)).toMatchObject({ operationId: 'cli-alloc', counts: { applied: 1, rejected: 2 } });
+  });
+
+  it('refuses a file with a bad line before recording anything', async () => {
+    const file = join(dir, 'bad.csv');
+    await writeFile(file, 'ok-1\nok-2\nbad member\n');
+    const run = await cli('publish', '--kind', 'sharing.set', '--enterprise', 'E-cli', '--enabled', 'false', '--file', file, '--operation-id', 'cli-bad');
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/memberIds\.2/);
+    expect((await h.request('GET', '/v1/operations/cli-bad')).status).toBe(404);
+    const usage = await cli('publish', '--kind', 'sharing.set', '--enterprise', 'E-cli', '--enabled', 'maybe', '--file', file);
+    expect(usage.code).not.toBe(0);
+    expect(usage.stderr).toMatch(/true or false/);
+    expect((await cli('status', 'nope')).code).toBe(1);
+  });
+});
