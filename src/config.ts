@@ -1,12 +1,17 @@
 import { z } from 'zod';
 
 const positiveInt = z.coerce.number().int().positive();
+// Compose files often pass `VAR=` for "not set": an empty value means absent, not an empty password.
+const optionalSecret = z.preprocess((value) => (value === '' ? undefined : value), z.string().min(1).optional());
 
 const configSchema = z.object({
   DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/test'),
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
   // For Redis Cluster wrap it in a hash tag, e.g. `{benefits}`, so a queue's keys share a slot.
   QUEUE_PREFIX: z.string().min(1).default('bull'),
+  // `postgres` keeps the queues in PostgreSQL (BullMQ 6's PostgreSQL backend) instead of Redis.
+  QUEUE_BACKEND: z.enum(['redis', 'postgres']).default('redis'),
+  QUEUE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('bullmq'),
   HOST: z.string().default('0.0.0.0'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   WORKER_CONCURRENCY: positiveInt.default(8),
@@ -15,12 +20,21 @@ const configSchema = z.object({
   CHUNK_ATTEMPTS: positiveInt.default(10),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SHUTDOWN_GRACE_MS: positiveInt.default(30_000),
+  // Safe by default: an operator has to ask for a board that can pause, retry or remove jobs.
+  DASHBOARD_READ_ONLY: z.enum(['true', 'false']).default('true'),
+  DASHBOARD_USER: optionalSecret,
+  DASHBOARD_PASSWORD: optionalSecret,
+}).refine((e) => (e.DASHBOARD_USER === undefined) === (e.DASHBOARD_PASSWORD === undefined), {
+  path: ['DASHBOARD_PASSWORD'],
+  message: 'DASHBOARD_USER and DASHBOARD_PASSWORD must be set together',
 });
 
 export interface Config {
   readonly databaseUrl: string;
   readonly redisUrl: string;
   readonly queuePrefix: string;
+  readonly queueBackend: 'redis' | 'postgres';
+  readonly queueSchema: string;
   readonly host: string;
   readonly port: number;
   readonly workerConcurrency: number;
@@ -29,6 +43,9 @@ export interface Config {
   readonly chunkAttempts: number;
   readonly logLevel: string;
   readonly shutdownGraceMs: number;
+  readonly dashboardReadOnly: boolean;
+  /** Basic-auth credentials for the dashboard; null leaves it open (a trusted network). */
+  readonly dashboardCredentials: { readonly user: string; readonly password: string } | null;
 }
 
 export class ConfigError extends Error {
@@ -48,6 +65,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,
     queuePrefix: e.QUEUE_PREFIX,
+    queueBackend: e.QUEUE_BACKEND,
+    queueSchema: e.QUEUE_SCHEMA,
     host: e.HOST,
     port: e.PORT,
     workerConcurrency: e.WORKER_CONCURRENCY,
@@ -57,5 +76,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     chunkAttempts: e.CHUNK_ATTEMPTS,
     logLevel: e.LOG_LEVEL,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    dashboardReadOnly: e.DASHBOARD_READ_ONLY === 'true',
+    dashboardCredentials:
+      e.DASHBOARD_USER !== undefined && e.DASHBOARD_PASSWORD !== undefined
+        ? Object.freeze({ user: e.DASHBOARD_USER, password: e.DASHBOARD_PASSWORD })
+        : null,
   });
+}
+
+/** The queue store the configuration names. */
+export function queueBackendConfig(config: Config) {
+  return config.queueBackend === 'redis'
+    ? ({ kind: 'redis', redisUrl: config.redisUrl, prefix: config.queuePrefix } as const)
+    : ({ kind: 'postgres', databaseUrl: config.databaseUrl, schema: config.queueSchema } as const);
 }

@@ -1,14 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import { type Kysely, sql } from 'kysely';
-import type { Config } from './config.js';
+import { type Config, queueBackendConfig } from './config.js';
 import { createDatabase } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
 import type { Database } from './db/schema.js';
 import { buildApp } from './http/app.js';
 import type { Logger } from './logger.js';
-import { createRedisConnection } from './queue/connections.js';
-import { ProducerQueues } from './queue/producer-queues.js';
-import { closeQueues, createQueues, type ServiceQueues } from './queue/queues.js';
+import { openQueueBackend, type QueueBackend } from './queue/queue-backend.js';
+import type { ServiceQueues } from './queue/queues.js';
 import { createCompletionNotifier } from './workers/completion-events.js';
 import { closeWorkers, type ServiceWorkers, startWorkers } from './workers/workers.js';
 
@@ -20,6 +19,8 @@ export interface ServiceOptions {
 
 export interface Service {
   db: Kysely<Database>;
+  /** Where the queues live: Redis or PostgreSQL. */
+  queueBackend: QueueBackend;
   /** Queues on the workers' patient connection: for workers, administration and tests. */
   queues: ServiceQueues;
   app: FastifyInstance | null;
@@ -44,18 +45,16 @@ export async function startService(config: Config, logger: Logger, options: Serv
       const applied = await migrateToLatest(db);
       if (applied.length > 0) logger.info({ migrations: applied }, 'migrations applied');
     }
-    const redis = createRedisConnection(config.redisUrl, 'worker', onError('redis'));
-    closers.push(async () => redis.disconnect());
-    const queues = createQueues(redis, config.queuePrefix, onError('queue'));
-    closers.push(() => closeQueues(queues));
+    const queueBackend = openQueueBackend(queueBackendConfig(config), onError);
+    closers.push(() => queueBackend.close());
+    const { queues } = queueBackend;
 
     let workers: ServiceWorkers | null = null;
     if (options.workers) {
       workers = startWorkers({
         db,
-        connection: redis,
+        connection: queueBackend.connection,
         queues,
-        prefix: config.queuePrefix,
         concurrency: config.workerConcurrency,
         chunkAttempts: config.chunkAttempts,
         logger,
@@ -67,19 +66,18 @@ export async function startService(config: Config, logger: Logger, options: Serv
     let app: FastifyInstance | null = null;
     let url: string | null = null;
     if (options.api) {
-      const producerQueues = new ProducerQueues(config.redisUrl, config.queuePrefix, onError('redis-producer'));
-      closers.push(() => producerQueues.close());
+      const { producer } = queueBackend;
       app = await buildApp({
         db,
-        publisher: { db, chunkQueue: () => producerQueues.chunks(), chunkAttempts: config.chunkAttempts },
+        publisher: { db, chunkQueue: () => producer.chunks(), chunkAttempts: config.chunkAttempts },
         control: {
           db,
-          chunkQueue: () => producerQueues.chunks(),
-          notifyFinished: createCompletionNotifier(db, () => producerQueues.events()),
+          chunkQueue: () => producer.chunks(),
+          notifyFinished: createCompletionNotifier(db, () => producer.events()),
         },
         readiness: {
           postgres: () => sql`select 1`.execute(db),
-          redis: () => producerQueues.redis.ping(),
+          [queueBackend.kind === 'redis' ? 'redis' : 'queue']: () => producer.ping(),
         },
         bodyLimitBytes: config.httpBodyLimitBytes,
         logger,
@@ -91,6 +89,7 @@ export async function startService(config: Config, logger: Logger, options: Serv
     let stopping: Promise<void> | null = null;
     return {
       db,
+      queueBackend,
       queues,
       app,
       workers,

@@ -3,7 +3,7 @@ import { createDatabase } from '../db/database.js';
 import { listRejections } from '../db/operations.repository.js';
 import type { Database } from '../db/schema.js';
 import { loadOperationView, type OperationView } from '../http/operation-view.js';
-import { ProducerQueues } from '../queue/producer-queues.js';
+import { openQueueBackend } from '../queue/queue-backend.js';
 import { awaitFinalOperation } from './await-operation.js';
 import type { OperationInput } from './contract.js';
 import { publish, type PublishResult } from './publisher.js';
@@ -19,6 +19,9 @@ export interface ProducerOptions {
   databaseUrl: string;
   redisUrl: string;
   queuePrefix?: string;
+  /** Where the service keeps its queues; `postgres` uses BullMQ's PostgreSQL backend. */
+  queueBackend?: 'redis' | 'postgres';
+  queueSchema?: string;
   chunkAttempts?: number;
   poolSize?: number;
   onError?: (error: Error) => void;
@@ -52,7 +55,13 @@ export function createProducer(options: ProducerOptions): Producer {
     poolSize: options.poolSize ?? 4,
     onError,
   });
-  const queues = new ProducerQueues(options.redisUrl, options.queuePrefix ?? 'bull', onError);
+  const backend = openQueueBackend(
+    options.queueBackend === 'postgres'
+      ? { kind: 'postgres', databaseUrl: options.databaseUrl, schema: options.queueSchema ?? 'bullmq' }
+      : { kind: 'redis', redisUrl: options.redisUrl, prefix: options.queuePrefix ?? 'bull' },
+    () => onError,
+  );
+  const queues = backend.producer;
   const deps = { db, chunkQueue: () => queues.chunks(), chunkAttempts: options.chunkAttempts ?? 10 };
   return {
     async publish(operation) {
@@ -74,7 +83,7 @@ export function createProducer(options: ProducerOptions): Producer {
     },
     waitForOperation: (operationId, waitOptions) => awaitFinalOperation(db, operationId, waitOptions),
     async close() {
-      await queues.close();
+      await backend.close();
       await db.destroy();
     },
   };

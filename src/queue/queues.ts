@@ -1,7 +1,15 @@
-import { Queue } from 'bullmq';
+import { createPostgresBackend, Queue, Worker, type PostgresConnectionOptions, type Processor, type WorkerOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { QUEUES } from '../producers/contract.js';
 import { operationJobOptions } from './job-options.js';
+
+/**
+ * Where BullMQ keeps its queues: Redis (the default, keys under `prefix`) or PostgreSQL through
+ * BullMQ 6's PostgreSQL backend (tables in `connection.schema`).
+ */
+export type QueueConnection =
+  | { kind: 'redis'; connection: Redis; prefix: string }
+  | { kind: 'postgres'; connection: Exclude<PostgresConnectionOptions, string> };
 
 export interface ServiceQueues {
   operations: Queue;
@@ -9,13 +17,27 @@ export interface ServiceQueues {
   events: Queue;
 }
 
-export function createQueues(connection: Redis, prefix: string, onError: (error: Error) => void): ServiceQueues {
-  const common = { connection, prefix };
-  const operations = new Queue(QUEUES.operations, { ...common, defaultJobOptions: operationJobOptions });
-  const chunks = new Queue(QUEUES.chunks, common);
-  const events = new Queue(QUEUES.events, common);
+function newQueue(on: QueueConnection, name: string, defaultJobOptions = {}): Queue {
+  if (on.kind === 'redis') return new Queue(name, { connection: on.connection, prefix: on.prefix, defaultJobOptions });
+  return new Queue(name, { connection: on.connection, defaultJobOptions }, createPostgresBackend) as unknown as Queue;
+}
+
+export function createQueues(on: QueueConnection, onError: (error: Error) => void): ServiceQueues {
+  const operations = newQueue(on, QUEUES.operations, operationJobOptions);
+  const chunks = newQueue(on, QUEUES.chunks);
+  const events = newQueue(on, QUEUES.events);
   for (const queue of [operations, chunks, events]) queue.on('error', onError);
   return { operations, chunks, events };
+}
+
+export function createWorker(
+  on: QueueConnection,
+  name: string,
+  processor: Processor,
+  options: Omit<WorkerOptions, 'connection' | 'prefix'>,
+): Worker {
+  if (on.kind === 'redis') return new Worker(name, processor, { ...options, connection: on.connection, prefix: on.prefix });
+  return new Worker(name, processor, { ...options, connection: on.connection }, createPostgresBackend) as unknown as Worker;
 }
 
 export async function closeQueues(queues: ServiceQueues): Promise<void> {

@@ -1,19 +1,17 @@
-import { Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { Worker } from 'bullmq';
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
 import type { Logger } from '../logger.js';
 import { QUEUES } from '../producers/contract.js';
-import type { ServiceQueues } from '../queue/queues.js';
+import { createWorker, type QueueConnection, type ServiceQueues } from '../queue/queues.js';
 import { createChunkProcessor, type ChunkProcessorDeps } from './chunk.processor.js';
 import type { CompletionNotifier } from './completion-events.js';
 import { createOperationProcessor } from './operation.processor.js';
 
 export interface WorkerDeps {
   db: Kysely<Database>;
-  connection: Redis;
+  connection: QueueConnection;
   queues: ServiceQueues;
-  prefix: string;
   concurrency: number;
   chunkAttempts: number;
   logger: Logger;
@@ -27,8 +25,9 @@ export interface ServiceWorkers {
 }
 
 export function startWorkers(deps: WorkerDeps): ServiceWorkers {
-  const { connection, prefix, logger } = deps;
-  const operations = new Worker(
+  const { connection, logger } = deps;
+  const operations = createWorker(
+    connection,
     QUEUES.operations,
     createOperationProcessor({
       db: deps.db,
@@ -39,9 +38,10 @@ export function startWorkers(deps: WorkerDeps): ServiceWorkers {
       onOperationFinished: deps.onOperationFinished,
     }),
     // Raw publishers may not set removeOnComplete: the whole batch must not linger in Redis.
-    { connection, prefix, concurrency: 2, removeOnComplete: { count: 100 }, removeOnFail: { age: 7 * 24 * 3_600 } },
+    { concurrency: 2, removeOnComplete: { count: 100 }, removeOnFail: { age: 7 * 24 * 3_600 } },
   );
-  const chunks = new Worker(
+  const chunks = createWorker(
+    connection,
     QUEUES.chunks,
     createChunkProcessor({
       db: deps.db,
@@ -50,8 +50,6 @@ export function startWorkers(deps: WorkerDeps): ServiceWorkers {
       onOperationFinished: deps.onOperationFinished,
     }),
     {
-      connection,
-      prefix,
       concurrency: deps.concurrency,
       // Chunks take milliseconds: a dead worker's chunks should be picked up again within
       // half a minute. A chunk is idempotent, so redelivering one a few times is harmless.
