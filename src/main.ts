@@ -1,5 +1,6 @@
 import { loadConfig } from './config.js';
 import { createLogger } from './logger.js';
+import { resolveRuntime } from './runtime/runtime-mode.js';
 import { startService } from './service.js';
 
 type Role = 'all' | 'worker' | 'migrate';
@@ -10,20 +11,39 @@ if (!['all', 'worker', 'migrate'].includes(role)) {
   process.exit(2);
 }
 
-const config = loadConfig();
+const bootLogger = createLogger(process.env.LOG_LEVEL ?? 'info');
+const runtime = await resolveRuntime(process.env, { onLog: (line) => bootLogger.debug({ component: 'embedded-postgres' }, line) });
+const config = loadConfig(runtime.env);
 const logger = createLogger(config.logLevel);
+// Said plainly as well as in the JSON log: which servers this process is using.
+process.stderr.write(`benefits: ${runtime.mode} mode: ${runtime.describe}\n`);
 
 const service = await startService(config, logger, {
   api: role === 'all',
   workers: role !== 'migrate',
   migrate: role !== 'worker',
+}).catch(async (error: unknown) => {
+  await runtime.stop();
+  throw error;
 });
 if (role === 'migrate') {
   await service.stop();
+  await runtime.stop();
   logger.info('migrations up to date');
   process.exit(0);
 }
-logger.info({ role, url: service.url, queuePrefix: config.queuePrefix, concurrency: config.workerConcurrency }, 'benefits worker started');
+logger.info(
+  {
+    role,
+    mode: runtime.mode,
+    servers: runtime.describe,
+    queueBackend: config.queueBackend,
+    url: service.url,
+    queuePrefix: config.queuePrefix,
+    concurrency: config.workerConcurrency,
+  },
+  'benefits worker started',
+);
 
 let signals = 0;
 async function shutdown(signal: string) {
@@ -39,6 +59,7 @@ async function shutdown(signal: string) {
   }, config.shutdownGraceMs);
   timer.unref();
   await service.stop();
+  await runtime.stop();
   logger.info('stopped');
   process.exit(0);
 }

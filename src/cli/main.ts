@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadConfig } from '../config.js';
+import { resolveClientEnv } from '../runtime/runtime-mode.js';
 import { isFinal } from '../domain/operations/operation-status.js';
 import { IdempotencyConflictError, InvalidPayloadError } from '../errors.js';
 import { createProducer, ITEMS_FIELD, OPERATION_KINDS, type OperationKind, type OperationView, type Producer } from '../producers/index.js';
@@ -16,12 +17,14 @@ const bool = (value: string): boolean => {
   throw new InvalidArgumentError('expected true or false');
 };
 
-function openProducer(): Producer {
-  const config = loadConfig();
+async function openProducer(): Promise<Producer> {
+  const config = loadConfig(await resolveClientEnv(process.env));
   return createProducer({
     databaseUrl: config.databaseUrl,
     redisUrl: config.redisUrl,
     queuePrefix: config.queuePrefix,
+    queueBackend: config.queueBackend,
+    queueSchema: config.queueSchema,
     chunkAttempts: config.chunkAttempts,
     onError: () => {}, // connection trouble surfaces as QueueUnavailableError from publish
   });
@@ -100,7 +103,7 @@ async function publishCommand(flags: PublishFlags): Promise<number> {
     ...(flags.shareWithNewMembers !== undefined && { shareWithNewMembers: flags.shareWithNewMembers }),
     ...(flags.coupon !== undefined && { couponId: flags.coupon }),
   };
-  const producer = openProducer();
+  const producer = await openProducer();
   try {
     let operationId: string;
     if (ITEMS_FIELD[flags.kind] === null) {
@@ -149,7 +152,7 @@ async function publishCommand(flags: PublishFlags): Promise<number> {
 }
 
 async function statusCommand(operationId: string, flags: { json?: boolean }): Promise<number> {
-  const producer = openProducer();
+  const producer = await openProducer();
   try {
     const view = await producer.getOperation(operationId);
     if (!view) {
@@ -164,7 +167,7 @@ async function statusCommand(operationId: string, flags: { json?: boolean }): Pr
 }
 
 async function rejectionsCommand(operationId: string, flags: { json?: boolean }): Promise<number> {
-  const producer = openProducer();
+  const producer = await openProducer();
   try {
     if (!(await producer.getOperation(operationId))) {
       process.stderr.write(`operation ${operationId} not found\n`);

@@ -25,7 +25,13 @@ function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr:
       process.execPath,
       [bin, ...args],
       {
-        env: { ...process.env, DATABASE_URL: h.config.databaseUrl, REDIS_URL: h.config.redisUrl, QUEUE_PREFIX: h.config.queuePrefix },
+        env: {
+          ...process.env,
+          DATABASE_URL: h.config.databaseUrl,
+          REDIS_URL: h.config.redisUrl,
+          QUEUE_PREFIX: h.config.queuePrefix,
+          QUEUE_BACKEND: h.config.queueBackend,
+        },
         timeout: 60_000,
       },
       (error, stdout, stderr) => resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),

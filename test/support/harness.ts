@@ -26,6 +26,8 @@ export async function startHarness(
     DATABASE_URL: isolated.databaseUrl,
     REDIS_URL,
     QUEUE_PREFIX: isolated.queuePrefix,
+    // The postgres-queues test project runs the same files with the queues in PostgreSQL.
+    QUEUE_BACKEND: process.env.TEST_QUEUE_BACKEND ?? 'redis',
     HOST: '127.0.0.1',
     PORT: '0',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',

@@ -1,0 +1,69 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { embeddedStatePath, startEmbeddedPostgres } from './embedded-postgres.js';
+import { isListening } from './port-probe.js';
+
+export type Env = Record<string, string | undefined>;
+
+export interface RuntimeMode {
+  /** `configured`: the environment names the servers; `local`: the default local ports answer; `embedded`: an embedded PostgreSQL holds both the data and the queues. */
+  mode: 'configured' | 'local' | 'embedded';
+  env: Env;
+  describe: string;
+  stop(): Promise<void>;
+}
+
+export interface RuntimeOptions {
+  dataDir?: string;
+  embeddedPort?: number;
+  probe?: (host: string, port: number) => Promise<boolean>;
+  onLog?: (line: string) => void;
+}
+
+const nothing = async () => {};
+
+/**
+ * Decides where the service's data and queues live. With DATABASE_URL or REDIS_URL set, the
+ * environment decides. Otherwise the default local servers are used when they answer; where
+ * PostgreSQL does not, an embedded one is started under ./.data, and where Redis does not, the
+ * queues go to PostgreSQL (BullMQ's PostgreSQL backend) — so `npm ci && npm start` works on a
+ * machine with no servers at all.
+ */
+export async function resolveRuntime(env: Env, options: RuntimeOptions = {}): Promise<RuntimeMode> {
+  if (env.DATABASE_URL || env.REDIS_URL) {
+    return { mode: 'configured', env, describe: 'servers from DATABASE_URL / REDIS_URL', stop: nothing };
+  }
+  const probe = options.probe ?? isListening;
+  const [postgresUp, redisUp] = await Promise.all([probe('127.0.0.1', 5432), probe('127.0.0.1', 6379)]);
+  const queueEnv: Env = redisUp ? {} : { QUEUE_BACKEND: env.QUEUE_BACKEND ?? 'postgres' };
+  if (postgresUp) {
+    const describe = redisUp
+      ? 'local PostgreSQL 127.0.0.1:5432 and Redis 127.0.0.1:6379'
+      : 'local PostgreSQL 127.0.0.1:5432, queues in PostgreSQL (no Redis on 127.0.0.1:6379)';
+    return { mode: 'local', env: { ...env, ...queueEnv }, describe, stop: nothing };
+  }
+  const dataDir = options.dataDir ?? env.EMBEDDED_DATA_DIR ?? '.data';
+  const port = options.embeddedPort ?? Number(env.EMBEDDED_POSTGRES_PORT ?? 54329);
+  const embedded = await startEmbeddedPostgres({ dataDir, port, onLog: options.onLog });
+  return {
+    mode: 'embedded',
+    env: { ...env, DATABASE_URL: embedded.databaseUrl, ...queueEnv },
+    describe: `embedded PostgreSQL on 127.0.0.1:${port} (data in ${dataDir}/postgres), queues in ${redisUp ? 'Redis 127.0.0.1:6379' : 'PostgreSQL'}`,
+    stop: embedded.stop,
+  };
+}
+
+/**
+ * For the CLI: the same choice, without starting anything. A running embedded service announces
+ * itself in .data/embedded.json.
+ */
+export async function resolveClientEnv(env: Env, options: RuntimeOptions = {}): Promise<Env> {
+  if (env.DATABASE_URL || env.REDIS_URL) return env;
+  const probe = options.probe ?? isListening;
+  const [postgresUp, redisUp] = await Promise.all([probe('127.0.0.1', 5432), probe('127.0.0.1', 6379)]);
+  const queueEnv: Env = redisUp ? {} : { QUEUE_BACKEND: env.QUEUE_BACKEND ?? 'postgres' };
+  if (postgresUp) return { ...env, ...queueEnv };
+  const statePath = embeddedStatePath(options.dataDir ?? env.EMBEDDED_DATA_DIR ?? '.data');
+  if (!existsSync(statePath)) return env;
+  const state = JSON.parse(readFileSync(statePath, 'utf8')) as { databaseUrl: string };
+  return { ...env, DATABASE_URL: state.databaseUrl, ...queueEnv };
+}
