@@ -6,6 +6,7 @@ import { migrateToLatest } from './db/migrate.js';
 import type { Database } from './db/schema.js';
 import { buildApp } from './http/app.js';
 import type { Logger } from './logger.js';
+import { createServiceMetrics } from './metrics/service-metrics.js';
 import { openQueueBackend, type QueueBackend } from './queue/queue-backend.js';
 import type { ServiceQueues } from './queue/queues.js';
 import { createCompletionNotifier } from './workers/completion-events.js';
@@ -48,6 +49,7 @@ export async function startService(config: Config, logger: Logger, options: Serv
     const queueBackend = openQueueBackend(queueBackendConfig(config), onError);
     closers.push(() => queueBackend.close());
     const { queues } = queueBackend;
+    const metrics = createServiceMetrics({ db, queues, logger });
 
     let workers: ServiceWorkers | null = null;
     if (options.workers) {
@@ -58,8 +60,10 @@ export async function startService(config: Config, logger: Logger, options: Serv
         concurrency: config.workerConcurrency,
         chunkAttempts: config.chunkAttempts,
         logger,
+        onChunkDone: metrics.recordChunk,
         onOperationFinished: createCompletionNotifier(db, async () => queues.events),
       });
+      metrics.observeWorkers([workers.operations, workers.chunks]);
       closers.push(() => closeWorkers(workers!));
     }
 
@@ -81,6 +85,9 @@ export async function startService(config: Config, logger: Logger, options: Serv
         },
         bodyLimitBytes: config.httpBodyLimitBytes,
         logger,
+        metrics,
+        // The administration queues: the board waits out a queue-store blip instead of failing.
+        dashboard: { queues, readOnly: config.dashboardReadOnly, credentials: config.dashboardCredentials },
       });
       url = await app.listen({ host: config.host, port: config.port });
       closers.push(() => app!.close());

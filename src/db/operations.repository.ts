@@ -55,6 +55,24 @@ export async function insertRejections(
     ON CONFLICT DO NOTHING`.execute(tx);
 }
 
+/** One chunk's rejections by reason: the rows at positions [offset, offset + itemCount). */
+export async function countChunkRejections(
+  tx: Transaction<Database>,
+  operationId: string,
+  offset: number,
+  itemCount: number,
+): Promise<Record<string, number>> {
+  const rows = await tx
+    .selectFrom('operation_rejections')
+    .select((eb) => ['reason', eb.fn.countAll<number>().as('n')])
+    .where('operation_id', '=', operationId)
+    .where('position', '>=', offset)
+    .where('position', '<', offset + itemCount)
+    .groupBy('reason')
+    .execute();
+  return Object.fromEntries(rows.map((row) => [row.reason, Number(row.n)]));
+}
+
 /** Adds a chunk's counts to its operation and settles the operation's status when it was the last. */
 export async function recordChunkApplied(
   tx: Transaction<Database>,

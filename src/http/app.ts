@@ -6,9 +6,12 @@ import type { Database } from '../db/schema.js';
 import type { Logger } from '../logger.js';
 import type { OperationControlDeps } from '../control/operation-control.js';
 import type { PublisherDeps } from '../producers/publisher.js';
+import type { ServiceMetrics } from '../metrics/service-metrics.js';
 import { registerCouponRoutes } from './coupons.routes.js';
+import { type DashboardOptions, registerDashboard } from './dashboard.js';
 import { registerEnterpriseRoutes } from './enterprises.routes.js';
 import { registerHealthRoutes, type ReadinessCheck } from './health.routes.js';
+import { registerMetricsRoute } from './metrics.routes.js';
 import { registerOperationRoutes } from './operations.routes.js';
 
 export interface AppDeps {
@@ -18,6 +21,10 @@ export interface AppDeps {
   readiness: Record<string, ReadinessCheck>;
   bodyLimitBytes: number;
   logger: Logger;
+  /** Serves GET /metrics when given. */
+  metrics?: Pick<ServiceMetrics, 'registry' | 'render'>;
+  /** Serves Bull Board at /dashboard when given. */
+  dashboard?: DashboardOptions;
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -41,5 +48,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerOperationRoutes(app, deps);
   registerEnterpriseRoutes(app, deps);
   registerCouponRoutes(app, deps);
+  if (deps.metrics) registerMetricsRoute(app, deps.metrics);
+  if (deps.dashboard) await registerDashboard(app, deps.dashboard);
   return app;
 }

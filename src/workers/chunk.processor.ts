@@ -2,7 +2,13 @@ import { type Job, UnrecoverableError } from 'bullmq';
 import type { Kysely } from 'kysely';
 import { isFinal } from '../domain/operations/operation-status.js';
 import { parseOrThrow } from '../domain/operations/validation.js';
-import { claimChunk, findOperation, recordChunkApplied, recordChunkFailed } from '../db/operations.repository.js';
+import {
+  claimChunk,
+  countChunkRejections,
+  findOperation,
+  recordChunkApplied,
+  recordChunkFailed,
+} from '../db/operations.repository.js';
 import type { Database } from '../db/schema.js';
 import { InvalidPayloadError, UnknownOperationError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -23,7 +29,13 @@ const appliers: Record<OperationKind, ChunkApplier> = {
 };
 
 export type ChunkJobResult =
-  | { outcome: 'applied'; status: OperationStatus; counts: Record<string, number> }
+  | {
+      outcome: 'applied';
+      status: OperationStatus;
+      counts: Record<string, number>;
+      /** This chunk's rejected items by reason (metrics); empty when none. */
+      rejectedByReason: Record<string, number>;
+    }
   | { outcome: 'already_applied' }
   | { outcome: 'cancelled' };
 
@@ -67,7 +79,10 @@ export function createChunkProcessor(deps: ChunkProcessorDeps) {
         if (!(await claimChunk(tx, chunk.operationId, chunk.chunkIndex))) return { outcome: 'already_applied' };
         const { itemCount, counts } = await applier(tx, operation, chunk);
         const status = await recordChunkApplied(tx, chunk.operationId, chunk.chunkIndex, itemCount, counts);
-        return { outcome: 'applied', status, counts: { ...counts } };
+        // Read back only when there are rejections, so a clean chunk pays no extra query.
+        const rejectedByReason =
+          counts.rejected > 0 ? await countChunkRejections(tx, chunk.operationId, chunk.offset, itemCount) : {};
+        return { outcome: 'applied', status, counts: { ...counts }, rejectedByReason };
       });
       const durationMs = performance.now() - started;
       log.debug({ result, durationMs }, 'chunk processed');
