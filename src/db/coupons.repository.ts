@@ -20,10 +20,22 @@ export function toCouponState(row: CouponRow): CouponState & { products: string[
   };
 }
 
-/** Every ledger change to a coupon goes through this lock: it is what keeps the balance exact. */
-export async function lockCoupon(tx: Tx, couponId: string): Promise<CouponState | undefined> {
-  const row = await tx.selectFrom('coupons').selectAll().where('coupon_id', '=', couponId).forUpdate().executeTakeFirst();
-  return row ? toCouponState(row) : undefined;
+/**
+ * Every ledger change to a coupon goes through this lock: it is what keeps the balance exact.
+ * Also reads the database clock, which decides validity (`now()` is the transaction's start,
+ * so reading it with the lock gives the same time as reading it apart, one round trip fewer).
+ */
+export async function lockCoupon(tx: Tx, couponId: string): Promise<{ coupon: CouponState | undefined; now: Date }> {
+  const row = await tx
+    .selectFrom('coupons')
+    .selectAll()
+    .select(sql<Date>`now()`.as('now'))
+    .where('coupon_id', '=', couponId)
+    .forUpdate()
+    .executeTakeFirst();
+  if (row) return { coupon: toCouponState(row), now: row.now };
+  const { rows } = await sql<{ now: Date }>`SELECT now() AS now`.execute(tx);
+  return { coupon: undefined, now: rows[0]!.now };
 }
 
 export async function lockCoupons(tx: Tx, couponIds: readonly string[]) {
@@ -118,13 +130,15 @@ export async function loadLedgerMembers(
   }>`
     SELECT i.member_id,
            (m.enterprise_id IS NOT DISTINCT FROM ${enterpriseId}) AS associated,
-           mc.allocated_cents, mc.revoked_cents, mc.spent_cents, mc.unused_cents,
-           EXISTS (SELECT 1 FROM coupon_history h
-                   WHERE h.operation_id = ${operationId} AND h.coupon_id = ${couponId}
-                     AND h.member_id = i.member_id) AS seen
+           mc.allocated_cents, mc.revoked_cents, mc.spent_cents, mc.unused_cents, s.seen IS NOT NULL AS seen
     FROM (SELECT DISTINCT unnest(${memberIds}::text[]) AS member_id) i
     LEFT JOIN members m ON m.member_id = i.member_id
-    LEFT JOIN member_coupons mc ON mc.coupon_id = ${couponId} AND mc.member_id = i.member_id`.execute(tx);
+    LEFT JOIN member_coupons mc ON mc.coupon_id = ${couponId} AND mc.member_id = i.member_id
+    -- One unique-index probe per member: as an EXISTS, a fresh operation (not in the statistics
+    -- yet) got a hashed subplan over every history row it had written so far, on every chunk.
+    LEFT JOIN LATERAL (SELECT true AS seen FROM coupon_history h
+                       WHERE h.operation_id = ${operationId} AND h.coupon_id = ${couponId}
+                         AND h.member_id = i.member_id LIMIT 1) s ON true`.execute(tx);
   return new Map(
     rows.map((r) => [
       r.member_id,
@@ -145,60 +159,47 @@ export async function loadLedgerMembers(
   );
 }
 
-export async function storeCoupon(tx: Tx, coupon: CouponState): Promise<void> {
-  await tx
-    .updateTable('coupons')
-    .set({ balance_cents: coupon.balanceCents, allocation_operation_id: coupon.allocationOperationId, updated_at: sql`now()` })
-    .where('coupon_id', '=', coupon.couponId)
-    .execute();
-}
-
-export async function storeHoldings(
-  tx: Tx,
-  couponId: string,
-  enterpriseId: string,
-  holdings: ReadonlyMap<string, Holding>,
-): Promise<void> {
-  if (holdings.size === 0) return;
-  const entries = [...holdings];
-  await sql`
-    INSERT INTO member_coupons (coupon_id, member_id, enterprise_id, allocated_cents, revoked_cents, spent_cents, unused_cents)
-    SELECT ${couponId}, h.member_id, ${enterpriseId}, h.allocated, h.revoked, h.spent, h.unused
-    FROM unnest(${entries.map(([id]) => id)}::text[], ${entries.map(([, h]) => h.allocatedCents)}::int8[],
-                ${entries.map(([, h]) => h.revokedCents)}::int8[], ${entries.map(([, h]) => h.spentCents)}::int8[],
-                ${entries.map(([, h]) => h.unusedCents)}::int8[]) AS h(member_id, allocated, revoked, spent, unused)
-    ON CONFLICT (coupon_id, member_id) DO UPDATE SET
-      allocated_cents = EXCLUDED.allocated_cents,
-      revoked_cents = EXCLUDED.revoked_cents,
-      spent_cents = EXCLUDED.spent_cents,
-      unused_cents = EXCLUDED.unused_cents,
-      updated_at = now()`.execute(tx);
-}
-
-export async function insertLedgerHistory(
+/**
+ * Writes what a ledger chunk decided in one statement: the coupon's balance (when it changed),
+ * every changed holding, and one history row per applied item. The caller holds the coupon's lock.
+ */
+export async function writeLedgerChanges(
   tx: Tx,
   operationId: string,
   couponId: string,
   enterpriseId: string,
-  entries: readonly LedgerEntry[],
+  change: { coupon: CouponState | null; holdings: ReadonlyMap<string, Holding>; entries: readonly LedgerEntry[] },
 ): Promise<void> {
-  if (entries.length === 0) return;
-  await tx
-    .insertInto('coupon_history')
-    .values(
-      entries.map((e) => ({
-        operation_id: operationId,
-        coupon_id: couponId,
-        enterprise_id: enterpriseId,
-        member_id: e.memberId,
-        action: e.action,
-        outcome: 'applied',
-        amount_cents: e.amountCents,
-        coupon_balance_after_cents: e.couponBalanceAfterCents,
-        member_balance_after_cents: e.memberBalanceAfterCents,
-      })),
+  const { coupon, entries } = change;
+  const holdings = [...change.holdings];
+  if (!coupon && holdings.length === 0 && entries.length === 0) return;
+  await sql`
+    WITH coupon AS (
+      UPDATE coupons SET balance_cents = ${coupon?.balanceCents ?? null}::int8,
+                         allocation_operation_id = ${coupon?.allocationOperationId ?? null}::text,
+                         updated_at = now()
+      WHERE coupon_id = ${couponId} AND ${coupon !== null}::bool
+    ),
+    holdings AS (
+      INSERT INTO member_coupons (coupon_id, member_id, enterprise_id, allocated_cents, revoked_cents, spent_cents, unused_cents)
+      SELECT ${couponId}, h.member_id, ${enterpriseId}, h.allocated, h.revoked, h.spent, h.unused
+      FROM unnest(${holdings.map(([id]) => id)}::text[], ${holdings.map(([, h]) => h.allocatedCents)}::int8[],
+                  ${holdings.map(([, h]) => h.revokedCents)}::int8[], ${holdings.map(([, h]) => h.spentCents)}::int8[],
+                  ${holdings.map(([, h]) => h.unusedCents)}::int8[]) AS h(member_id, allocated, revoked, spent, unused)
+      ON CONFLICT (coupon_id, member_id) DO UPDATE SET
+        allocated_cents = EXCLUDED.allocated_cents,
+        revoked_cents = EXCLUDED.revoked_cents,
+        spent_cents = EXCLUDED.spent_cents,
+        unused_cents = EXCLUDED.unused_cents,
+        updated_at = now()
     )
-    .execute();
+    INSERT INTO coupon_history (operation_id, coupon_id, enterprise_id, member_id, action, outcome, amount_cents,
+                                coupon_balance_after_cents, member_balance_after_cents)
+    SELECT ${operationId}, ${couponId}, ${enterpriseId}, e.member_id, e.action, 'applied', e.amount, e.coupon_after, e.member_after
+    FROM unnest(${entries.map((e) => e.memberId)}::text[], ${entries.map((e) => e.action)}::text[],
+                ${entries.map((e) => e.amountCents)}::int8[], ${entries.map((e) => e.couponBalanceAfterCents)}::int8[],
+                ${entries.map((e) => e.memberBalanceAfterCents)}::int8[])
+         AS e(member_id, action, amount, coupon_after, member_after)`.execute(tx);
 }
 
 // ---- reads -------------------------------------------------------------------------------

@@ -29,10 +29,13 @@ export async function lockMembers(
     last_seq: number;
     seen: boolean;
   }>`
-    SELECT m.member_id, m.enterprise_id, m.sharing_enabled, m.last_seq,
-           EXISTS (SELECT 1 FROM sharing_history h
-                   WHERE h.operation_id = ${operationId} AND h.member_id = m.member_id) AS seen
+    SELECT m.member_id, m.enterprise_id, m.sharing_enabled, m.last_seq, s.seen IS NOT NULL AS seen
     FROM members m
+    -- One unique-index probe per member. As an EXISTS, a fresh operation (not in the statistics
+    -- yet) got a hashed subplan reading every history row the operation had written so far, on
+    -- every chunk: quadratic in the batch size. LATERAL with LIMIT can be neither hashed nor pulled up.
+    LEFT JOIN LATERAL (SELECT true AS seen FROM sharing_history h
+                       WHERE h.operation_id = ${operationId} AND h.member_id = m.member_id LIMIT 1) s ON true
     WHERE m.member_id = ANY(${memberIds}::text[])
     ORDER BY m.member_id
     FOR UPDATE OF m`.execute(tx);
@@ -50,31 +53,33 @@ export async function lockMembers(
   return { states, seenInOperation };
 }
 
-export async function writeMemberStates(tx: Transaction<Database>, states: readonly MemberState[]): Promise<void> {
-  if (states.length === 0) return;
-  await sql`
-    UPDATE members m SET
-      enterprise_id = v.enterprise_id,
-      sharing_enabled = v.sharing_enabled,
-      last_seq = v.last_seq,
-      associated_at = CASE
-        WHEN v.enterprise_id IS NULL THEN NULL
-        WHEN m.enterprise_id IS DISTINCT FROM v.enterprise_id THEN now()
-        ELSE m.associated_at END,
-      updated_at = now()
-    FROM unnest(${states.map((s) => s.memberId)}::text[], ${states.map((s) => s.enterpriseId)}::text[],
-                ${states.map((s) => s.sharingEnabled)}::bool[], ${states.map((s) => s.lastSeq)}::int8[])
-         AS v(member_id, enterprise_id, sharing_enabled, last_seq)
-    WHERE m.member_id = v.member_id`.execute(tx);
-}
-
-export async function insertSharingHistory(
+/**
+ * Writes a chunk's member rows (`states`) and its history rows (`changes`: one per applied,
+ * unchanged or superseded item) in one statement, so the chunk pays one round trip for both.
+ */
+export async function writeMemberChanges(
   tx: Transaction<Database>,
   operation: { operationId: string; seq: number; enterpriseId: string },
+  states: readonly MemberState[],
   changes: readonly MemberChange[],
 ): Promise<void> {
-  if (changes.length === 0) return;
+  if (states.length === 0 && changes.length === 0) return;
   await sql`
+    WITH written AS (
+      UPDATE members m SET
+        enterprise_id = v.enterprise_id,
+        sharing_enabled = v.sharing_enabled,
+        last_seq = v.last_seq,
+        associated_at = CASE
+          WHEN v.enterprise_id IS NULL THEN NULL
+          WHEN m.enterprise_id IS DISTINCT FROM v.enterprise_id THEN now()
+          ELSE m.associated_at END,
+        updated_at = now()
+      FROM unnest(${states.map((s) => s.memberId)}::text[], ${states.map((s) => s.enterpriseId)}::text[],
+                  ${states.map((s) => s.sharingEnabled)}::bool[], ${states.map((s) => s.lastSeq)}::int8[])
+           AS v(member_id, enterprise_id, sharing_enabled, last_seq)
+      WHERE m.member_id = v.member_id
+    )
     INSERT INTO sharing_history
       (operation_id, operation_seq, enterprise_id, member_id, action, sharing_before, sharing_after, outcome)
     SELECT ${operation.operationId}, ${operation.seq}, ${operation.enterpriseId}, c.member_id, c.action,

@@ -81,13 +81,17 @@ export async function recordChunkApplied(
   itemCount: number,
   counts: OutcomeCounts,
 ): Promise<OperationStatus> {
-  await tx
-    .updateTable('operation_chunks')
-    .set(counts)
-    .where('operation_id', '=', operationId)
-    .where('chunk_index', '=', chunkIndex)
-    .execute();
+  // One statement for both rows: every chunk of an operation updates the operation's row, and
+  // holds its lock until commit, so that row should be the last thing a chunk waits for.
   const row = await tx
+    .with('chunk', (db) =>
+      db
+        .updateTable('operation_chunks')
+        .set(counts)
+        .where('operation_id', '=', operationId)
+        .where('chunk_index', '=', chunkIndex)
+        .returning('chunk_index'),
+    )
     .updateTable('operations')
     .set((eb) => ({
       chunks_done: eb('chunks_done', '+', 1),

@@ -6,6 +6,7 @@ import { parseOrThrow } from '../domain/operations/validation.js';
 import { insertOperation } from '../db/operations.repository.js';
 import type { Database, OperationRow } from '../db/schema.js';
 import { IdempotencyConflictError } from '../errors.js';
+import { isConnectionLost, QueueUnavailableError } from '../queue/connections.js';
 import { enqueueChunks } from './chunk-enqueuer.js';
 import { type OperationStatus, operationSchema } from './contract.js';
 import { describeOperation, type OperationRecord } from './operation-record.js';
@@ -70,6 +71,16 @@ export async function recordAndEnqueue(
   if (row.payload_hash !== record.payloadHash) throw new IdempotencyConflictError(operationId);
   // A publisher that crashed between recording and enqueueing re-publishes to finish the job;
   // re-adding chunks is safe (deterministic ids, idempotent apply), so do it until the operation is final.
-  if (!isFinal(row.status)) await enqueueChunks(chunkQueue, operationId, items, deps.chunkAttempts, options.onEnqueued);
+  try {
+    if (!isFinal(row.status)) await enqueueChunks(chunkQueue, operationId, items, deps.chunkAttempts, options.onEnqueued);
+  } catch (error) {
+    // Redis went away after the check above (mid-publish, or before the client noticed): the
+    // publisher is told the queue is unavailable, not an internal error, and how to finish the job.
+    if (!isConnectionLost(error)) throw error;
+    throw new QueueUnavailableError(
+      `Redis became unreachable while enqueueing operation ${operationId}; it is recorded: publish it again with the same operationId to finish it`,
+      { cause: error },
+    );
+  }
   return { operationId, status: row.status as OperationStatus, created, operation: row };
 }

@@ -23,6 +23,18 @@ export class QueueUnavailableError extends Error {
 }
 
 /**
+ * ioredis' errors for a connection that went down under a command: refused while offline on a
+ * fail-fast connection, closed with the command in flight, out of retries, or a socket error.
+ */
+export function isConnectionLost(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  return (
+    error.name === 'MaxRetriesPerRequestError' ||
+    /Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH/.test(error.message)
+  );
+}
+
+/**
  * Resolves once the connection is ready, or rejects after `timeoutMs` with a clear error, so a
  * publisher is told Redis is down instead of waiting on it forever.
  */

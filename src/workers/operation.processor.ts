@@ -9,8 +9,13 @@ import type { CompletionNotifier } from './completion-events.js';
 
 /** The id an operation from the raw queue goes by when its publisher did not choose one. */
 export function operationIdForJob(job: Job): string {
-  return `job-${job.id}`;
+  return storable(`job-${job.id}`);
 }
+
+// Postgres text cannot hold NUL, and jsonb refuses lone UTF-16 surrogates: the strings of a hostile
+// payload are made storable before its rejection is recorded, or recording it would fail on every attempt.
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const storable = (text: string) => text.replace(UNSTORABLE, '\ufffd');
 
 function field(data: unknown, name: string): unknown {
   return data !== null && typeof data === 'object' ? (data as Record<string, unknown>)[name] : undefined;
@@ -39,12 +44,12 @@ export function createOperationProcessor(
           deps.db,
           {
             operationId,
-            kind: typeof kind === 'string' ? kind.slice(0, 64) : 'unknown',
-            enterpriseId: typeof enterpriseId === 'string' ? enterpriseId.slice(0, 128) : null,
+            kind: typeof kind === 'string' ? storable(kind.slice(0, 64)) : 'unknown',
+            enterpriseId: typeof enterpriseId === 'string' ? storable(enterpriseId.slice(0, 128)) : null,
             payloadHash: payloadHash({ payload: JSON.stringify(job.data ?? null) }),
             source: 'queue',
           },
-          error.issues,
+          error.issues.map((issue) => ({ path: storable(issue.path), message: storable(issue.message) })),
         );
         log.warn({ issues: error.issues }, 'operation rejected: invalid payload');
         await deps.onOperationFinished?.(operationId);

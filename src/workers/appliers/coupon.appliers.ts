@@ -1,4 +1,3 @@
-import { sql } from 'kysely';
 import { z } from 'zod';
 import { decideIssue } from '../../domain/coupons/coupon-issue.rules.js';
 import { decideAllocations, decideRevocations, type LedgerItem } from '../../domain/coupons/coupon-ledger.rules.js';
@@ -6,22 +5,14 @@ import { parseAmount } from '../../domain/coupons/money.js';
 import {
   couponsIssuedBy,
   insertIssuedCoupons,
-  insertLedgerHistory,
   loadLedgerMembers,
   lockCoupon,
   lockCoupons,
-  storeCoupon,
-  storeHoldings,
+  writeLedgerChanges,
 } from '../../db/coupons.repository.js';
 import { insertRejections } from '../../db/operations.repository.js';
 import { allocationItemSchema, couponIdSchema, couponSpecSchema, revocationItemSchema } from '../../producers/contract.js';
 import { type ChunkApplier, enterpriseOf, parseItems, parseParams } from './chunk-applier.js';
-
-/** The database clock decides validity, so every worker judges expiry by the same time. */
-async function databaseNow(tx: Parameters<ChunkApplier>[0]): Promise<Date> {
-  const { rows } = await sql<{ now: Date }>`SELECT now() AS now`.execute(tx);
-  return rows[0]!.now;
-}
 
 export const applyCouponIssue: ChunkApplier = async (tx, operation, chunk) => {
   const enterpriseId = enterpriseOf(operation);
@@ -56,14 +47,13 @@ function ledgerApplier(
       memberId: item.memberId,
       ...(item.amount !== undefined && { amountCents: parseAmount(item.amount) }),
     }));
-    // Coupon first, then holdings: every ledger writer takes locks in this order.
-    const coupon = await lockCoupon(tx, couponId);
-    const now = await databaseNow(tx);
+    // Coupon first, then holdings: every ledger writer takes locks in this order. The holdings are
+    // read by a statement of their own, after the lock is granted, so they are the latest committed.
+    // The database clock decides validity, so every worker judges expiry by the same time.
+    const { coupon, now } = await lockCoupon(tx, couponId);
     const members = await loadLedgerMembers(tx, operation.operation_id, enterpriseId, couponId, items.map((i) => i.memberId));
     const decision = decide({ operationId: operation.operation_id, enterpriseId, now }, coupon, items, chunk.offset, members);
-    if (decision.coupon) await storeCoupon(tx, decision.coupon);
-    await storeHoldings(tx, couponId, enterpriseId, decision.holdings);
-    await insertLedgerHistory(tx, operation.operation_id, couponId, enterpriseId, decision.entries);
+    await writeLedgerChanges(tx, operation.operation_id, couponId, enterpriseId, decision);
     await insertRejections(
       tx,
       operation.operation_id,

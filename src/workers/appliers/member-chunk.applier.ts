@@ -4,7 +4,7 @@ import { decideMemberChunk, type MemberRule } from '../../domain/members/member-
 import { decideAssociate, decideDissociate } from '../../domain/members/membership.rules.js';
 import { decideSharingSet } from '../../domain/sharing/sharing.rules.js';
 import { loadEnterpriseDefault } from '../../db/enterprises.repository.js';
-import { ensureMemberRows, insertSharingHistory, lockMembers, writeMemberStates } from '../../db/members.repository.js';
+import { ensureMemberRows, lockMembers, writeMemberChanges } from '../../db/members.repository.js';
 import { insertRejections } from '../../db/operations.repository.js';
 import type { Database, OperationRow } from '../../db/schema.js';
 import { memberIdSchema } from '../../producers/contract.js';
@@ -21,8 +21,12 @@ async function applyMemberRule(
   const ctx = { seq: operation.seq, enterpriseId };
   const { states, seenInOperation } = await lockMembers(tx, operation.operation_id, memberIds);
   const decision = decideMemberChunk(ctx, memberIds, offset, states, seenInOperation, rule);
-  await writeMemberStates(tx, decision.nextStates);
-  await insertSharingHistory(tx, { operationId: operation.operation_id, seq: operation.seq, enterpriseId }, decision.changes);
+  await writeMemberChanges(
+    tx,
+    { operationId: operation.operation_id, seq: operation.seq, enterpriseId },
+    decision.nextStates,
+    decision.changes,
+  );
   await insertRejections(tx, operation.operation_id, decision.rejections);
   return { itemCount: memberIds.length, counts: decision.counts };
 }

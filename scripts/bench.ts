@@ -1,0 +1,210 @@
+/**
+ * Throughput benchmark (SPEC §5): the service's real path against hand-written SQL, in one run,
+ * on a database and a queue prefix of its own that are removed at the end, even on failure.
+ *
+ *   npm run bench -- [--members 200000] [--concurrency 8] [--workers 1] [--only sharing,coupons,publish]
+ */
+import { cpus, loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Queue } from 'bullmq';
+import { Command, InvalidArgumentError } from 'commander';
+import { Redis } from 'ioredis';
+import { loadConfig } from '../src/config.js';
+import { createProducer, type Producer, QUEUES } from '../src/producers/index.js';
+import { log } from './bench/common.js';
+import { CpuMeter } from './bench/cpu-usage.js';
+import { benchCoupons } from './bench/coupons.bench.js';
+import { type BenchEnvironment, createEnvironment } from './bench/environment.js';
+import { benchPublishing } from './bench/publishing.bench.js';
+import { RedisMemorySampler } from './bench/redis-memory.js';
+import { type BenchResults, formatReport } from './bench/report.js';
+import type { ScenarioContext } from './bench/scenario.js';
+import { benchSharing, seedMembers } from './bench/sharing.bench.js';
+import { WorkerProcesses } from './bench/worker-processes.js';
+
+const SCENARIOS = ['sharing', 'coupons', 'publish'] as const;
+type Scenario = (typeof SCENARIOS)[number];
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+}
+
+function intList(value: string): number[] {
+  return value.split(',').map((v) => positiveInt(v.trim()));
+}
+
+function scenarioList(value: string): Scenario[] {
+  const names = value.split(',').map((v) => v.trim());
+  const unknown = names.filter((n) => !SCENARIOS.includes(n as Scenario));
+  if (unknown.length > 0) throw new InvalidArgumentError(`unknown scenario ${unknown.join(', ')}; choose from ${SCENARIOS.join(', ')}`);
+  return names as Scenario[];
+}
+
+const serviceDefaults = loadConfig({});
+const program = new Command('bench')
+  .description('Service throughput against hand-written SQL on the local PostgreSQL and Redis (SPEC §5)')
+  .option('--members <n>', 'members in the sharing.set batch; also the number of allocations', positiveInt, 200_000)
+  .option('--concurrency <c>', 'WORKER_CONCURRENCY of each worker process', positiveInt, serviceDefaults.workerConcurrency)
+  .option('--workers <p>', 'worker processes (node --import tsx src/main.ts worker)', positiveInt, 1)
+  .option('--only <scenarios>', `comma-separated subset of ${SCENARIOS.join(',')}`, scenarioList, [...SCENARIOS])
+  .option('--publish-operations <n>', 'small operations published in the publishing test', positiveInt, 2_000)
+  .option('--publish-in-flight <list>', 'publishes in flight at once, one test each', intList, [1, 16])
+  .option('--timeout <seconds>', 'longest wait for one service run before the bench gives up', positiveInt, 600)
+  .option('--database-url <url>', 'admin connection; the bench creates and drops a database of its own', serviceDefaults.databaseUrl)
+  .option('--redis-url <url>', 'Redis; the bench uses and deletes a key prefix of its own', serviceDefaults.redisUrl)
+  .option('--worker-node-args <flags>', 'extra node flags for the worker processes, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"')
+  .option('--json', 'print the results as JSON instead of text')
+  .parse();
+
+const options = program.opts<{
+  members: number;
+  concurrency: number;
+  workers: number;
+  only: Scenario[];
+  publishOperations: number;
+  publishInFlight: number[];
+  timeout: number;
+  databaseUrl: string;
+  redisUrl: string;
+  workerNodeArgs?: string;
+  json?: boolean;
+}>();
+
+const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+const connections = options.concurrency * options.workers;
+
+let env: BenchEnvironment | null = null;
+let workers: WorkerProcesses | null = null;
+let producer: Producer | null = null;
+let cleaning: Promise<void> | null = null;
+const redisMemory = new RedisMemorySampler(options.redisUrl);
+const queueConnection = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
+
+/** Idempotent; runs on success, on failure and on a signal. */
+function cleanUp(): Promise<void> {
+  return (cleaning ??= (async () => {
+    await workers?.stop().catch((e: unknown) => log(`stopping workers: ${String(e)}`));
+    await producer?.close().catch((e: unknown) => log(`closing producer: ${String(e)}`));
+    redisMemory.close();
+    queueConnection.disconnect();
+    if (env) {
+      await env.dispose().catch((e: unknown) => log(`clean-up: ${String(e)}`));
+      log(`dropped database ${env.databaseName} and deleted Redis keys ${env.queuePrefix}:*`);
+    }
+  })());
+}
+
+// A reader that went away (`npm run bench | head`, a killed pipe) must not stop the clean-up.
+process.stdout.on('error', () => {});
+process.stderr.on('error', () => {});
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.once(signal, () => {
+    log(`${signal}: cleaning up`);
+    void cleanUp().finally(() => process.exit(130));
+  });
+}
+// The per-run --timeout bounds each wait; this bounds everything else (setup, references, clean-up).
+const watchdog = setTimeout(
+  () => {
+    log('bench watchdog: run exceeded its time budget, aborting');
+    void cleanUp().finally(() => process.exit(1));
+  },
+  (options.timeout * 4 + 900) * 1000,
+);
+watchdog.unref();
+
+async function versions(pool: BenchEnvironment['pool']): Promise<{ postgres: string; redis: string }> {
+  const { rows } = await pool.query<{ v: string }>(`SELECT current_setting('server_version') AS v`);
+  const info = await queueConnection.info('server');
+  return { postgres: rows[0]!.v, redis: /^redis_version:(\S+)/m.exec(info)?.[1] ?? '?' };
+}
+
+async function main(): Promise<BenchResults> {
+  const wanted = new Set(options.only);
+  env = await createEnvironment({ adminUrl: options.databaseUrl, redisUrl: options.redisUrl, poolSize: connections + 2 });
+  log(`database ${env.databaseName}, queue prefix ${env.queuePrefix}`);
+  const results: BenchResults = {
+    settings: {
+      members: options.members,
+      concurrency: options.concurrency,
+      workers: options.workers,
+      referenceConnections: connections,
+      cores: cpus().length,
+      node: process.version,
+      ...(await versions(env.pool)),
+      loadAverageBefore: loadavg(),
+    },
+  };
+  log(`seeding ${options.members} associated members`);
+  await seedMembers(env.pool, options.members);
+  producer = createProducer({ databaseUrl: env.databaseUrl, redisUrl: env.redisUrl, queuePrefix: env.queuePrefix, queueBackend: 'redis' });
+
+  if (wanted.has('sharing') || wanted.has('coupons')) {
+    log(`starting ${options.workers} worker process(es), concurrency ${options.concurrency}`);
+    workers = await WorkerProcesses.start(
+      options.workers,
+      {
+        DATABASE_URL: env.databaseUrl,
+        REDIS_URL: env.redisUrl,
+        QUEUE_PREFIX: env.queuePrefix,
+        QUEUE_BACKEND: 'redis',
+        WORKER_CONCURRENCY: String(options.concurrency),
+        LOG_LEVEL: 'info',
+      },
+      repoRoot,
+      options.workerNodeArgs?.split(/\s+/).filter(Boolean) ?? [],
+    );
+    const ctx: ScenarioContext = {
+      env,
+      producer,
+      workers,
+      redisMemory,
+      cpu: new CpuMeter(env.pool, env.databaseName, queueConnection, () => workers?.pids ?? []),
+      members: options.members,
+      connections,
+      timeoutMs: options.timeout * 1000,
+    };
+    if (wanted.has('sharing')) {
+      const r = await benchSharing(ctx);
+      results.sharing = { ...r, ratio: r.service.rate / r.reference.rate };
+    }
+    if (wanted.has('coupons')) {
+      const r = await benchCoupons(ctx);
+      results.coupons = { ...r, ratio: r.service.rate / r.reference.rate };
+    }
+    results.workerHighWaterMark = workers.peaks().highWaterMark;
+    await workers.stop();
+  }
+
+  if (wanted.has('publish')) {
+    const chunkQueue = new Queue(QUEUES.chunks, { connection: queueConnection, prefix: env.queuePrefix });
+    try {
+      results.publishing = [];
+      for (const inFlight of options.publishInFlight) {
+        results.publishing.push(
+          await benchPublishing(producer, env.pool, chunkQueue, { operations: options.publishOperations, inFlight, members: options.members }),
+        );
+      }
+    } finally {
+      await chunkQueue.close();
+    }
+  }
+  results.settings.loadAverageAfter = loadavg();
+  return results;
+}
+
+let exitCode = 0;
+try {
+  const results = await main();
+  await cleanUp();
+  console.log(options.json ? JSON.stringify(results, null, 2) : formatReport(results));
+} catch (error) {
+  log(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  exitCode = 1;
+} finally {
+  await cleanUp();
+  clearTimeout(watchdog);
+}
+process.exit(exitCode);

@@ -1,0 +1,152 @@
+import type pg from 'pg';
+import { formatCents } from '../../src/domain/coupons/money.js';
+import { inTransaction, log, memberId, type ReferenceRun, runLanes, type ServiceRun, slices, vacuum, waitForOperations } from './common.js';
+import { ENTERPRISE, expectEqual, measureService, type ScenarioContext } from './scenario.js';
+
+export const COUPONS = 100;
+
+interface Allocation {
+  memberId: string;
+  cents: number;
+}
+
+/** Coupon k allocates to the k-th hundredth of the members, 1.00 to 5.99 each. */
+function plan(members: number): { couponId: string; allocations: Allocation[] }[] {
+  const perCoupon = Math.ceil(members / COUPONS);
+  return Array.from({ length: COUPONS }, (_, k) => ({
+    couponId: `BC-${String(k).padStart(3, '0')}`,
+    allocations: Array.from({ length: Math.max(0, Math.min(perCoupon, members - k * perCoupon)) }, (_, j) => {
+      const i = k * perCoupon + j;
+      return { memberId: memberId(i), cents: 100 + ((i * 37) % 500) };
+    }),
+  })).filter((c) => c.allocations.length > 0);
+}
+
+/** Setup, not measured: the coupons, each with exactly enough balance plus a margin. */
+async function seedCoupons(pool: pg.Pool, coupons: ReturnType<typeof plan>): Promise<void> {
+  await pool.query(
+    `INSERT INTO coupons (coupon_id, enterprise_id, face_value_cents, balance_cents, allocation_mode,
+                          valid_from, valid_until, products, issued_by_operation_id)
+     SELECT c.id, $1, c.face, c.face, 'multiple', now() - interval '1 day', now() + interval '7 days', '{ecs}', 'bench-seed'
+     FROM unnest($2::text[], $3::int8[]) AS c(id, face)`,
+    [ENTERPRISE, coupons.map((c) => c.couponId), coupons.map((c) => c.allocations.reduce((n, a) => n + a.cents, 0) + 10_000)],
+  );
+}
+
+async function checkLedger(pool: pg.Pool, operationPrefix: string, count: number): Promise<void> {
+  const { rows } = await pool.query<{ history: number; holdings: number; face: number; balance: number; unused: number }>(
+    `SELECT (SELECT count(*) FROM coupon_history WHERE operation_id LIKE $1 AND member_id IS NOT NULL) AS history,
+            (SELECT count(*) FROM member_coupons) AS holdings,
+            (SELECT sum(face_value_cents)::int8 FROM coupons) AS face,
+            (SELECT sum(balance_cents)::int8 FROM coupons) AS balance,
+            (SELECT coalesce(sum(unused_cents), 0)::int8 FROM member_coupons) AS unused`,
+    [`${operationPrefix}%`],
+  );
+  const r = rows[0]!;
+  expectEqual(`${operationPrefix}: allocation history rows`, r.history, count);
+  expectEqual(`${operationPrefix}: holdings`, r.holdings, count);
+  expectEqual(`${operationPrefix}: face value = balance + unused`, r.face, r.balance + r.unused);
+}
+
+async function resetCoupons(pool: pg.Pool): Promise<void> {
+  await pool.query(`TRUNCATE member_coupons, coupon_history`);
+  await pool.query(`UPDATE coupons SET balance_cents = face_value_cents, allocation_operation_id = NULL`);
+  await vacuum(pool, ['coupons', 'member_coupons', 'coupon_history']);
+}
+
+/** One `coupons.allocate` operation per coupon, published one after the other, all awaited together. */
+async function runCouponService(ctx: ScenarioContext, coupons: ReturnType<typeof plan>): Promise<ServiceRun> {
+  const operationIds = coupons.map((c) => `bench-alloc-${c.couponId}`);
+  const bodies = coupons.map((c, k) => ({
+    operationId: operationIds[k]!,
+    kind: 'coupons.allocate' as const,
+    enterpriseId: ENTERPRISE,
+    couponId: c.couponId,
+    allocations: c.allocations.map((a) => ({ memberId: a.memberId, amount: formatCents(a.cents) })),
+  }));
+  const run = await measureService(ctx, ctx.members, async (published) => {
+    for (const body of bodies) await ctx.producer.publish(body);
+    published();
+    const final = await waitForOperations(ctx.env.pool, operationIds, {
+      timeoutMs: ctx.timeoutMs,
+      label: 'coupons.allocate service',
+      check: () => ctx.workers.assertAlive(),
+    });
+    const statuses = new Set([...final.values()].map((o) => o.status));
+    expectEqual('coupons.allocate statuses', [...statuses].join(','), 'completed');
+    expectEqual('coupons.allocate applied', [...final.values()].reduce((n, o) => n + o.applied, 0), ctx.members);
+  });
+  await checkLedger(ctx.env.pool, 'bench-alloc-', ctx.members);
+  return run;
+}
+
+/**
+ * By hand, chunk by chunk in the order the service's queue hands them out: lock the coupon,
+ * take the amounts from its balance, upsert the holdings and write one history row per item.
+ */
+async function runCouponReference(ctx: ScenarioContext, coupons: ReturnType<typeof plan>): Promise<ReferenceRun> {
+  const chunks = coupons.flatMap((c) => slices(c.allocations).map((items) => ({ couponId: c.couponId, items })));
+  await ctx.cpu.start();
+  const seconds = await runLanes(ctx.env.pool, ctx.connections, chunks.length, async (client, task) => {
+    const { couponId, items } = chunks[task]!;
+    const operationId = `bench-ref-alloc-${couponId}`;
+    await inTransaction(client, async () => {
+      const locked = await client.query<{ balance_cents: number; valid: boolean }>(
+        `SELECT balance_cents, now() BETWEEN valid_from AND valid_until AS valid FROM coupons WHERE coupon_id = $1 FOR UPDATE`,
+        [couponId],
+      );
+      const coupon = locked.rows[0];
+      if (!coupon?.valid) throw new Error(`reference: coupon ${couponId} missing or not valid`);
+      let balance = coupon.balance_cents;
+      const balances = items.map((a) => {
+        if (a.cents > balance) throw new Error(`reference: coupon ${couponId} overdrawn`);
+        balance -= a.cents;
+        return balance;
+      });
+      await client.query(`UPDATE coupons SET balance_cents = $2, updated_at = now() WHERE coupon_id = $1`, [couponId, balance]);
+      const held = await client.query<{ member_id: string; unused_cents: number }>(
+        `INSERT INTO member_coupons (coupon_id, member_id, enterprise_id, allocated_cents, unused_cents)
+         SELECT $1, a.member_id, $2, a.cents, a.cents FROM unnest($3::text[], $4::int8[]) AS a(member_id, cents)
+         ON CONFLICT (coupon_id, member_id) DO UPDATE SET
+           allocated_cents = member_coupons.allocated_cents + EXCLUDED.allocated_cents,
+           unused_cents = member_coupons.unused_cents + EXCLUDED.unused_cents,
+           updated_at = now()
+         RETURNING member_id, unused_cents`,
+        [couponId, ENTERPRISE, items.map((a) => a.memberId), items.map((a) => a.cents)],
+      );
+      const unused = new Map(held.rows.map((r) => [r.member_id, r.unused_cents]));
+      await client.query(
+        `INSERT INTO coupon_history (operation_id, coupon_id, enterprise_id, member_id, action, outcome, amount_cents,
+                                     coupon_balance_after_cents, member_balance_after_cents)
+         SELECT $1, $2, $3, h.member_id, 'allocate', 'applied', h.cents, h.balance, h.unused
+         FROM unnest($4::text[], $5::int8[], $6::int8[], $7::int8[]) AS h(member_id, cents, balance, unused)`,
+        [
+          operationId,
+          couponId,
+          ENTERPRISE,
+          items.map((a) => a.memberId),
+          items.map((a) => a.cents),
+          balances,
+          items.map((a) => unused.get(a.memberId)),
+        ],
+      );
+    });
+  });
+  const cpu = await ctx.cpu.stop();
+  await checkLedger(ctx.env.pool, 'bench-ref-alloc-', ctx.members);
+  return { items: ctx.members, seconds, rate: ctx.members / seconds, connections: ctx.connections, cpu };
+}
+
+export async function benchCoupons(ctx: ScenarioContext): Promise<{ service: ServiceRun; reference: ReferenceRun }> {
+  const coupons = plan(ctx.members);
+  await seedCoupons(ctx.env.pool, coupons);
+  await vacuum(ctx.env.pool, ['coupons', 'member_coupons', 'coupon_history']);
+  log(`coupons.allocate: service, ${ctx.members} allocations over ${coupons.length} coupons`);
+  const service = await runCouponService(ctx, coupons);
+  log(`  ${service.seconds.toFixed(2)} s, ${Math.round(service.rate)} allocations/s`);
+  await resetCoupons(ctx.env.pool);
+  log(`coupons.allocate: hand-written reference, ${ctx.connections} connections`);
+  const reference = await runCouponReference(ctx, coupons);
+  log(`  ${reference.seconds.toFixed(2)} s, ${Math.round(reference.rate)} allocations/s`);
+  return { service, reference };
+}

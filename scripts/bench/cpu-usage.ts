@@ -1,0 +1,98 @@
+import { readFileSync } from 'node:fs';
+import type { Redis } from 'ioredis';
+import type pg from 'pg';
+
+/** CPU seconds spent during one phase, by who spent them. */
+export interface CpuReport {
+  /** The worker processes (user + system). */
+  workers: number;
+  /** The Postgres backends connected to the bench database (other databases' load is not counted). */
+  postgres: number;
+  /** This process: the hand-written reference's client side, the producer, the polling. */
+  bench: number;
+  /** The Redis server as a whole (it is shared, so other developers' use is included). */
+  redis: number;
+}
+
+const TICKS_PER_SECOND = 100; // USER_HZ on Linux
+
+function cpuSeconds(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, which may itself contain spaces: utime and stime are 12th and 13th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+  } catch {
+    return null;
+  }
+}
+
+const sum = (pids: Iterable<number>, from: Map<number, number>) => {
+  let total = 0;
+  for (const pid of pids) total += from.get(pid) ?? 0;
+  return total;
+};
+
+/**
+ * Reads /proc for the workers and for the bench database's backends, INFO cpu for Redis. The
+ * machine is shared and CPU-bound, so CPU seconds per item say more than wall time alone.
+ */
+export class CpuMeter {
+  #start: { pids: Map<number, number>; bench: number; redis: number } | null = null;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly databaseName: string,
+    private readonly redis: Redis,
+    private readonly workerPids: () => number[],
+  ) {}
+
+  async #backendPids(): Promise<number[]> {
+    const { rows } = await this.pool.query<{ pid: number }>(
+      `SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`,
+      [this.databaseName],
+    );
+    return rows.map((r) => r.pid);
+  }
+
+  async #redisSeconds(): Promise<number> {
+    const info = await this.redis.info('cpu');
+    const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
+    return field('used_cpu_user') + field('used_cpu_sys');
+  }
+
+  #snapshot(pids: readonly number[]): Map<number, number> {
+    const seconds = new Map<number, number>();
+    for (const pid of pids) {
+      const s = cpuSeconds(pid);
+      if (s !== null) seconds.set(pid, s);
+    }
+    return seconds;
+  }
+
+  #benchSeconds(): number {
+    const usage = process.cpuUsage();
+    return (usage.user + usage.system) / 1e6;
+  }
+
+  async start(): Promise<void> {
+    const pids = [...this.workerPids(), ...(await this.#backendPids())];
+    this.#start = { pids: this.#snapshot(pids), bench: this.#benchSeconds(), redis: await this.#redisSeconds() };
+  }
+
+  async stop(): Promise<CpuReport> {
+    const start = this.#start;
+    if (!start) throw new Error('CpuMeter.stop() before start()');
+    const workers = this.workerPids();
+    // A backend opened during the phase counts from zero; one closed during it is lost (pools keep theirs).
+    const backends = [...new Set([...(await this.#backendPids()), ...[...start.pids.keys()].filter((p) => !workers.includes(p))])];
+    const end = this.#snapshot([...workers, ...backends]);
+    const delta = (pids: number[]) => sum(pids, end) - sum(pids.filter((p) => end.has(p)), start.pids);
+    return {
+      workers: delta(workers),
+      postgres: delta(backends),
+      bench: this.#benchSeconds() - start.bench,
+      redis: (await this.#redisSeconds()) - start.redis,
+    };
+  }
+}

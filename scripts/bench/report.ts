@@ -1,0 +1,69 @@
+import type { ReferenceRun, ServiceRun } from './common.js';
+import type { CpuReport } from './cpu-usage.js';
+import type { PublishRun } from './publishing.bench.js';
+
+export interface BenchResults {
+  settings: {
+    members: number;
+    concurrency: number;
+    workers: number;
+    referenceConnections: number;
+    cores: number;
+    node: string;
+    postgres: string;
+    redis: string;
+    loadAverageBefore: number[];
+    loadAverageAfter?: number[];
+  };
+  sharing?: { service: ServiceRun; reference: ReferenceRun; ratio: number };
+  coupons?: { service: ServiceRun; reference: ReferenceRun; ratio: number };
+  publishing?: PublishRun[];
+  workerHighWaterMark?: number;
+}
+
+const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+const rate = (n: number) => Math.round(n).toLocaleString('en-US');
+
+/** CPU milliseconds per 1,000 items, by who spent them. */
+function cpuLine(cpu: CpuReport, items: number, clientLabel: string, client: number): string {
+  const per = (seconds: number) => ((seconds * 1e6) / items).toFixed(0);
+  return `CPU ms per 1,000: ${clientLabel} ${per(client)}, Postgres backends ${per(cpu.postgres)}, Redis ${per(cpu.redis)}`;
+}
+
+function comparison(label: string, unit: string, r: { service: ServiceRun; reference: ReferenceRun; ratio: number }): string[] {
+  const { service, reference } = r;
+  return [
+    `${label}`,
+    `  service    ${service.items} ${unit} in ${service.seconds.toFixed(2)} s = ${rate(service.rate)} ${unit}/s ` +
+      `(publish → operation final; publishing itself took ${service.publishSeconds.toFixed(2)} s)`,
+    `  reference  ${reference.items} ${unit} in ${reference.seconds.toFixed(2)} s = ${rate(reference.rate)} ${unit}/s (hand-written pg, ${reference.connections} connections)`,
+    `  ratio      service/reference = ${r.ratio.toFixed(2)}`,
+    `  service    ${cpuLine(service.cpu, service.items, 'worker', service.cpu.workers)}, bench process ${((service.cpu.bench * 1e6) / service.items).toFixed(0)}`,
+    `  reference  ${cpuLine(reference.cpu, reference.items, 'client', reference.cpu.bench)}`,
+    `  worker RSS peak ${mib(service.rss.maxPerProcess)} per process (sampled every 100 ms; sum over processes ${mib(service.rss.sum)})`,
+    `  Redis      used_memory ${mib(service.redis.baseline)} before → ${mib(service.redis.peakUsed)} at the peak sample; ` +
+      `used_memory_peak then ${mib(service.redis.serverPeakAtSample)} (server-wide)`,
+  ];
+}
+
+export function formatReport(results: BenchResults): string {
+  const s = results.settings;
+  const lines = [
+    `benefits bench: ${s.members} members, worker concurrency ${s.concurrency} × ${s.workers} process(es)`,
+    `machine: ${s.cores} cores, Node ${s.node}, PostgreSQL ${s.postgres}, Redis ${s.redis}; load average ` +
+      `${s.loadAverageBefore.map((l) => l.toFixed(2)).join(' ')} before` +
+      (s.loadAverageAfter ? `, ${s.loadAverageAfter.map((l) => l.toFixed(2)).join(' ')} after` : '') +
+      ' (shared servers: timings are noisy)',
+    '',
+  ];
+  if (results.sharing) lines.push(...comparison('sharing.set', 'members', results.sharing), '');
+  if (results.coupons) lines.push(...comparison(`coupons.allocate (over 100 coupons)`, 'allocations', results.coupons), '');
+  if (results.workerHighWaterMark) lines.push(`worker VmHWM (kernel's RSS high-water mark, whole run): ${mib(results.workerHighWaterMark)}`, '');
+  if (results.publishing) {
+    lines.push('publishing (producer library, no worker consuming)');
+    for (const p of results.publishing) {
+      lines.push(`  ${p.operations} sharing.set operations of 1-5 members, ${p.inFlight} in flight: ${p.seconds.toFixed(2)} s = ${rate(p.rate)} operations/s`);
+    }
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,56 @@
+import type { Producer } from '../../src/producers/index.js';
+import type { CpuMeter } from './cpu-usage.js';
+import type { BenchEnvironment } from './environment.js';
+import type { RedisMemorySampler } from './redis-memory.js';
+import type { WorkerProcesses } from './worker-processes.js';
+import type { ServiceRun } from './common.js';
+
+export const ENTERPRISE = 'E-bench';
+
+/** What every scenario gets from the bench: the servers, the service under test and the limits. */
+export interface ScenarioContext {
+  env: BenchEnvironment;
+  producer: Producer;
+  workers: WorkerProcesses;
+  redisMemory: RedisMemorySampler;
+  cpu: CpuMeter;
+  members: number;
+  /** Connections of the hand-written reference: worker concurrency × worker processes. */
+  connections: number;
+  timeoutMs: number;
+}
+
+/** Times `run` (publish to final) while sampling the workers' RSS and Redis memory. */
+export async function measureService(
+  ctx: ScenarioContext,
+  items: number,
+  run: (published: () => void) => Promise<void>,
+): Promise<ServiceRun> {
+  ctx.workers.resetPeaks();
+  await ctx.redisMemory.start();
+  await ctx.cpu.start();
+  const started = performance.now();
+  let publishSeconds = Number.NaN;
+  const published = () => {
+    publishSeconds = (performance.now() - started) / 1000;
+  };
+  const outcome = await run(published).then(
+    () => null,
+    (error: unknown) => ({ error }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  const cpu = await ctx.cpu.stop();
+  const redis = await ctx.redisMemory.stop();
+  if (outcome) throw outcome.error;
+  return { items, seconds, rate: items / seconds, publishSeconds, rss: ctx.workers.peaks(), redis, cpu };
+}
+
+export class BenchCheckError extends Error {
+  override name = 'BenchCheckError';
+  readonly code = 'bench_check_failed';
+}
+
+/** The bench refuses to report a rate for work that was not done right. */
+export function expectEqual(what: string, actual: unknown, expected: unknown): void {
+  if (actual !== expected) throw new BenchCheckError(`${what}: expected ${String(expected)}, got ${String(actual)}`);
+}
