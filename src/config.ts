@@ -14,7 +14,7 @@ const configSchema = z.object({
   QUEUE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('bullmq'),
   HOST: z.string().default('0.0.0.0'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
-  WORKER_CONCURRENCY: positiveInt.default(8),
+  WORKER_CONCURRENCY: positiveInt.default(16),
   PG_POOL_SIZE: positiveInt.optional(),
   HTTP_BODY_LIMIT_BYTES: positiveInt.default(16 * 1024 * 1024),
   CHUNK_ATTEMPTS: positiveInt.default(10),

@@ -1,10 +1,10 @@
-import { type Kysely, sql, type Transaction } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { IssuedCoupon } from '../domain/coupons/coupon-issue.rules.js';
 import type { LedgerEntry, MemberLedgerState } from '../domain/coupons/coupon-ledger.rules.js';
 import type { AllocationMode, CouponState, Holding } from '../domain/coupons/coupon.rules.js';
-import type { CouponRow, Database } from './schema.js';
+import { prepared } from './database.js';
+import type { CouponRow, Database, Tx } from './schema.js';
 
-type Tx = Transaction<Database>;
 
 export function toCouponState(row: CouponRow): CouponState & { products: string[] } {
   return {
@@ -127,7 +127,7 @@ export async function loadLedgerMembers(
     spent_cents: number | null;
     unused_cents: number | null;
     seen: boolean;
-  }>`
+  }>`${prepared('load-ledger-members')}
     SELECT i.member_id,
            (m.enterprise_id IS NOT DISTINCT FROM ${enterpriseId}) AS associated,
            mc.allocated_cents, mc.revoked_cents, mc.spent_cents, mc.unused_cents, s.seen IS NOT NULL AS seen
@@ -173,7 +173,7 @@ export async function writeLedgerChanges(
   const { coupon, entries } = change;
   const holdings = [...change.holdings];
   if (!coupon && holdings.length === 0 && entries.length === 0) return;
-  await sql`
+  await sql`${prepared('write-ledger-changes')}
     WITH coupon AS (
       UPDATE coupons SET balance_cents = ${coupon?.balanceCents ?? null}::int8,
                          allocation_operation_id = ${coupon?.allocationOperationId ?? null}::text,

@@ -1,13 +1,13 @@
-import { type Kysely, sql, type Transaction } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { EnterpriseDefault } from '../domain/sharing/sharing.rules.js';
-import type { Database } from './schema.js';
+import type { Database, Tx } from './schema.js';
 
 /**
  * Reads an enterprise's switch, creating the enterprise on first sight. With `lock` the row is
  * held until commit (switch changes); without, concurrent association chunks do not queue on it.
  */
 export async function loadEnterpriseDefault(
-  tx: Transaction<Database>,
+  tx: Tx,
   enterpriseId: string,
   lock: boolean,
 ): Promise<EnterpriseDefault> {
@@ -26,7 +26,7 @@ export async function loadEnterpriseDefault(
 }
 
 export async function storeEnterpriseDefault(
-  tx: Transaction<Database>,
+  tx: Tx,
   enterpriseId: string,
   next: EnterpriseDefault,
 ): Promise<void> {

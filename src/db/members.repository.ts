@@ -1,9 +1,10 @@
-import { type Kysely, sql, type Transaction } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { MemberChange, MemberState } from '../domain/members/member-state.js';
-import type { Database } from './schema.js';
+import { prepared } from './database.js';
+import type { Database, Tx } from './schema.js';
 
 /** Gives every account named by an association a row to lock, so concurrent chunks serialise on it. */
-export async function ensureMemberRows(tx: Transaction<Database>, memberIds: readonly string[]): Promise<void> {
+export async function ensureMemberRows(tx: Tx, memberIds: readonly string[]): Promise<void> {
   await sql`
     INSERT INTO members (member_id)
     SELECT id FROM unnest(${[...memberIds].sort()}::text[]) AS t(id)
@@ -18,7 +19,7 @@ export interface LockedMembers {
 
 /** Locks the members' rows in a fixed order (no deadlocks between chunks) and reads their state. */
 export async function lockMembers(
-  tx: Transaction<Database>,
+  tx: Tx,
   operationId: string,
   memberIds: readonly string[],
 ): Promise<LockedMembers> {
@@ -28,7 +29,7 @@ export async function lockMembers(
     sharing_enabled: boolean;
     last_seq: number;
     seen: boolean;
-  }>`
+  }>`${prepared('lock-members')}
     SELECT m.member_id, m.enterprise_id, m.sharing_enabled, m.last_seq, s.seen IS NOT NULL AS seen
     FROM members m
     -- One unique-index probe per member. As an EXISTS, a fresh operation (not in the statistics
@@ -58,13 +59,13 @@ export async function lockMembers(
  * unchanged or superseded item) in one statement, so the chunk pays one round trip for both.
  */
 export async function writeMemberChanges(
-  tx: Transaction<Database>,
+  tx: Tx,
   operation: { operationId: string; seq: number; enterpriseId: string },
   states: readonly MemberState[],
   changes: readonly MemberChange[],
 ): Promise<void> {
   if (states.length === 0 && changes.length === 0) return;
-  await sql`
+  await sql`${prepared('write-members')}
     WITH written AS (
       UPDATE members m SET
         enterprise_id = v.enterprise_id,

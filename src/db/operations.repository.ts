@@ -1,8 +1,8 @@
-import { type Kysely, sql, type Transaction } from 'kysely';
+import { type Kysely, type RawBuilder, sql } from 'kysely';
 import type { Rejection, OutcomeCounts } from '../domain/operations/item-outcome.js';
 import { statusAfterChunk } from '../domain/operations/operation-status.js';
 import type { OperationStatus } from '../producers/contract.js';
-import type { Database, NewOperation, OperationRow } from './schema.js';
+import type { Database, NewOperation, OperationRow, Tx } from './schema.js';
 
 type Db = Kysely<Database>;
 
@@ -26,25 +26,81 @@ export async function findOperation(db: Db, operationId: string): Promise<Operat
   return db.selectFrom('operations').selectAll().where('operation_id', '=', operationId).executeTakeFirst();
 }
 
+export type ChunkClaim = { claimed: true } | { claimed: false; operationStatus: string | null };
+export type ClaimRow = { status: string; claimed: boolean };
+
+// The two statements that open and close a chunk's transaction carry their values as literals:
+// the chunk path sends them with BEGIN and COMMIT as one multi-statement query each, which cannot
+// take parameters. Only an operation id (validated: letters, digits and . _ @ -; quoted by Kysely
+// all the same) and integers go in this way.
+
 /**
- * Claims a chunk for this transaction. A second delivery of the same chunk blocks here until the
- * first commits (then finds it claimed) or rolls back (then claims it itself): at most one applies.
+ * Claims a chunk for the transaction it runs in. A second delivery of the same chunk blocks here
+ * until the first commits (then finds it claimed) or rolls back (then claims it itself): at most
+ * one applies. A chunk of a cancelled operation is not claimed: it is dropped.
  */
-export async function claimChunk(tx: Transaction<Database>, operationId: string, chunkIndex: number): Promise<boolean> {
-  const claimed = await tx
-    .insertInto('operation_chunks')
-    .values({ operation_id: operationId, chunk_index: chunkIndex, status: 'applied' })
-    .onConflict((oc) => oc.columns(['operation_id', 'chunk_index']).doNothing())
-    .returning('chunk_index')
-    .executeTakeFirst();
-  return claimed !== undefined;
+export function claimChunkStatement(operationId: string, chunkIndex: number): RawBuilder<ClaimRow> {
+  const op = sql.lit(operationId);
+  return sql<ClaimRow>`
+    WITH op AS (SELECT status FROM operations WHERE operation_id = ${op}),
+    claim AS (
+      INSERT INTO operation_chunks (operation_id, chunk_index, status)
+      SELECT ${op}, ${sql.lit(chunkIndex)}, 'applied' FROM op WHERE op.status <> 'cancelled'
+      ON CONFLICT (operation_id, chunk_index) DO NOTHING
+      RETURNING chunk_index)
+    SELECT op.status, EXISTS (SELECT 1 FROM claim) AS claimed FROM op`;
 }
 
-export async function insertRejections(
-  tx: Transaction<Database>,
+export function toChunkClaim(rows: readonly ClaimRow[]): ChunkClaim {
+  const row = rows[0];
+  return row?.claimed ? { claimed: true } : { claimed: false, operationStatus: row?.status ?? null };
+}
+
+export type OperationProgressRow = {
+  chunks_total: number | null;
+  chunks_done: number;
+  chunks_failed: number;
+  rejected: number;
+  status: string;
+};
+
+const PROGRESS_COLUMNS = ['chunks_total', 'chunks_done', 'chunks_failed', 'rejected', 'status'] as const;
+
+/**
+ * Adds a claimed chunk's counts to its row and to its operation's counters. The last statement of
+ * the chunk's transaction: every chunk of a batch updates the operation's row, and holds its lock
+ * until COMMIT, so the chunk path sends it together with the COMMIT, and the lock is held no
+ * longer than the commit itself takes.
+ */
+export function chunkAppliedStatement(
   operationId: string,
-  rejections: readonly Rejection[],
-): Promise<void> {
+  chunkIndex: number,
+  outcome: { itemCount: number; counts: OutcomeCounts },
+): RawBuilder<OperationProgressRow> {
+  const op = sql.lit(operationId);
+  const { applied, unchanged, superseded, rejected } = outcome.counts;
+  return sql<OperationProgressRow>`
+    WITH chunk AS (
+      UPDATE operation_chunks
+      SET applied = ${sql.lit(applied)}, unchanged = ${sql.lit(unchanged)},
+          superseded = ${sql.lit(superseded)}, rejected = ${sql.lit(rejected)}
+      WHERE operation_id = ${op} AND chunk_index = ${sql.lit(chunkIndex)})
+    UPDATE operations SET
+      chunks_done = chunks_done + 1,
+      items_done = items_done + ${sql.lit(outcome.itemCount)},
+      applied = applied + ${sql.lit(applied)},
+      unchanged = unchanged + ${sql.lit(unchanged)},
+      superseded = superseded + ${sql.lit(superseded)},
+      rejected = rejected + ${sql.lit(rejected)},
+      -- A chunk that committed just after a cancel stays recorded; the status stays cancelled.
+      status = CASE WHEN status = 'queued' THEN 'running' ELSE status END,
+      started_at = coalesce(started_at, now()),
+      updated_at = now()
+    WHERE operation_id = ${op}
+    RETURNING ${sql.join(PROGRESS_COLUMNS.map((c) => sql.ref(c)))}`;
+}
+
+export async function insertRejections(tx: Tx, operationId: string, rejections: readonly Rejection[]): Promise<void> {
   if (rejections.length === 0) return;
   await sql`
     INSERT INTO operation_rejections (operation_id, position, member_id, coupon_id, reason)
@@ -55,70 +111,17 @@ export async function insertRejections(
     ON CONFLICT DO NOTHING`.execute(tx);
 }
 
-/** One chunk's rejections by reason: the rows at positions [offset, offset + itemCount). */
-export async function countChunkRejections(
-  tx: Transaction<Database>,
-  operationId: string,
-  offset: number,
-  itemCount: number,
-): Promise<Record<string, number>> {
-  const rows = await tx
-    .selectFrom('operation_rejections')
-    .select((eb) => ['reason', eb.fn.countAll<number>().as('n')])
-    .where('operation_id', '=', operationId)
-    .where('position', '>=', offset)
-    .where('position', '<', offset + itemCount)
-    .groupBy('reason')
-    .execute();
-  return Object.fromEntries(rows.map((row) => [row.reason, Number(row.n)]));
-}
-
-/** Adds a chunk's counts to its operation and settles the operation's status when it was the last. */
-export async function recordChunkApplied(
-  tx: Transaction<Database>,
-  operationId: string,
-  chunkIndex: number,
-  itemCount: number,
-  counts: OutcomeCounts,
-): Promise<OperationStatus> {
-  // One statement for both rows: every chunk of an operation updates the operation's row, and
-  // holds its lock until commit, so that row should be the last thing a chunk waits for.
-  const row = await tx
-    .with('chunk', (db) =>
-      db
-        .updateTable('operation_chunks')
-        .set(counts)
-        .where('operation_id', '=', operationId)
-        .where('chunk_index', '=', chunkIndex)
-        .returning('chunk_index'),
-    )
-    .updateTable('operations')
-    .set((eb) => ({
-      chunks_done: eb('chunks_done', '+', 1),
-      items_done: eb('items_done', '+', itemCount),
-      applied: eb('applied', '+', counts.applied),
-      unchanged: eb('unchanged', '+', counts.unchanged),
-      superseded: eb('superseded', '+', counts.superseded),
-      rejected: eb('rejected', '+', counts.rejected),
-      // A chunk that committed just after a cancel stays recorded; the status stays cancelled.
-      status: sql`CASE WHEN status = 'cancelled' THEN 'cancelled' ELSE 'running' END`,
-      started_at: sql`coalesce(started_at, now())`,
-      updated_at: sql`now()`,
-    }))
-    .where('operation_id', '=', operationId)
-    .returning(['chunks_total', 'chunks_done', 'chunks_failed', 'rejected', 'status'])
-    .executeTakeFirstOrThrow();
-  return settleStatus(tx, operationId, row);
-}
-
-/** A chunk that gave up after its last attempt; recorded once, outside the failed transaction. */
+/**
+ * A chunk that gave up after its last attempt; recorded once, outside the failed transaction.
+ * Null when the chunk had been recorded before (applied, or failed by an earlier delivery).
+ */
 export async function recordChunkFailed(
   db: Db,
   operationId: string,
   chunkIndex: number,
   error: string,
 ): Promise<OperationStatus | null> {
-  return db.transaction().execute(async (tx) => {
+  const progress = await db.transaction().execute(async (tx) => {
     const inserted = await tx
       .insertInto('operation_chunks')
       .values({ operation_id: operationId, chunk_index: chunkIndex, status: 'failed', error })
@@ -126,39 +129,47 @@ export async function recordChunkFailed(
       .returning('chunk_index')
       .executeTakeFirst();
     if (!inserted) return null;
-    const row = await tx
+    return tx
       .updateTable('operations')
       .set((eb) => ({
         chunks_failed: eb('chunks_failed', '+', 1),
-        status: sql`CASE WHEN status = 'cancelled' THEN 'cancelled' ELSE 'running' END`,
+        status: sql`CASE WHEN status = 'queued' THEN 'running' ELSE status END`,
         updated_at: sql`now()`,
       }))
       .where('operation_id', '=', operationId)
-      .returning(['chunks_total', 'chunks_done', 'chunks_failed', 'rejected', 'status'])
+      .returning(PROGRESS_COLUMNS)
       .executeTakeFirstOrThrow();
-    return settleStatus(tx, operationId, row);
   });
+  return progress && settleStatus(db, operationId, progress);
 }
 
-async function settleStatus(
-  tx: Transaction<Database>,
+/**
+ * Writes an operation's final status once every chunk is in, after the last chunk's commit (the
+ * update moves only an unfinished operation, so two chunks settling at once write it once).
+ * Without `progress` the operation is read back: a redelivered chunk settles the operation whose
+ * last chunk committed but died before settling it.
+ */
+export async function settleStatus(
+  db: Db,
   operationId: string,
-  row: { chunks_total: number | null; chunks_done: number; chunks_failed: number; rejected: number; status: string },
-): Promise<OperationStatus> {
-  if (row.status === 'cancelled') return 'cancelled';
+  progress?: OperationProgressRow,
+): Promise<OperationStatus | null> {
+  const row = progress ?? (await findOperation(db, operationId));
+  if (!row) return null;
+  if (row.status !== 'queued' && row.status !== 'running') return row.status as OperationStatus;
   const status = statusAfterChunk({
     chunksTotal: row.chunks_total,
     chunksDone: row.chunks_done,
     chunksFailed: row.chunks_failed,
     rejected: row.rejected,
   });
-  if (status !== 'running') {
-    await tx
-      .updateTable('operations')
-      .set({ status, finished_at: sql`now()`, updated_at: sql`now()` })
-      .where('operation_id', '=', operationId)
-      .execute();
-  }
+  if (status === 'running') return 'running';
+  await db
+    .updateTable('operations')
+    .set({ status, finished_at: sql`now()`, updated_at: sql`now()` })
+    .where('operation_id', '=', operationId)
+    .where('status', 'in', ['queued', 'running'])
+    .execute();
   return status;
 }
 

@@ -1,14 +1,10 @@
 import { type Job, UnrecoverableError } from 'bullmq';
 import type { Kysely } from 'kysely';
+import { countByReason } from '../domain/operations/item-outcome.js';
 import { isFinal } from '../domain/operations/operation-status.js';
 import { parseOrThrow } from '../domain/operations/validation.js';
-import {
-  claimChunk,
-  countChunkRejections,
-  findOperation,
-  recordChunkApplied,
-  recordChunkFailed,
-} from '../db/operations.repository.js';
+import { runChunkTransaction } from '../db/chunk-transaction.js';
+import { recordChunkFailed, settleStatus } from '../db/operations.repository.js';
 import type { Database } from '../db/schema.js';
 import { InvalidPayloadError, UnknownOperationError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -17,6 +13,7 @@ import type { ChunkApplier } from './appliers/chunk-applier.js';
 import { applyAssociate, applyDissociate, applySharingSet } from './appliers/member-chunk.applier.js';
 import { applySetDefault } from './appliers/set-default.applier.js';
 import { applyCouponAllocate, applyCouponIssue, applyCouponRevoke } from './appliers/coupon.appliers.js';
+import { createOperationCache } from './operation-cache.js';
 
 const appliers: Record<OperationKind, ChunkApplier> = {
   'members.associate': applyAssociate,
@@ -31,7 +28,6 @@ const appliers: Record<OperationKind, ChunkApplier> = {
 export type ChunkJobResult =
   | {
       outcome: 'applied';
-      status: OperationStatus;
       counts: Record<string, number>;
       /** This chunk's rejected items by reason (metrics); empty when none. */
       rejectedByReason: Record<string, number>;
@@ -53,6 +49,7 @@ function isLastAttempt(job: Job, error: unknown): boolean {
 
 /** Applies one chunk job: one Postgres transaction, safe to run twice. */
 export function createChunkProcessor(deps: ChunkProcessorDeps) {
+  const operationIdentity = createOperationCache(deps.db);
   return async (job: Job<unknown>): Promise<ChunkJobResult> => {
     let chunk;
     try {
@@ -69,31 +66,34 @@ export function createChunkProcessor(deps: ChunkProcessorDeps) {
     });
     const started = performance.now();
     try {
-      const operation = await findOperation(deps.db, chunk.operationId);
+      const operation = await operationIdentity(chunk.operationId);
       if (!operation) throw new UnrecoverableError(new UnknownOperationError(chunk.operationId).message);
       const applier = appliers[operation.kind as OperationKind];
       if (!applier) throw new UnrecoverableError(`operation ${operation.operation_id} has unknown kind ${operation.kind}`);
-      // Chunks of a cancelled operation are dropped; one that slips past this check commits and stays recorded.
-      if (operation.status === 'cancelled') return { outcome: 'cancelled' };
-      const result = await deps.db.transaction().execute(async (tx): Promise<ChunkJobResult> => {
-        if (!(await claimChunk(tx, chunk.operationId, chunk.chunkIndex))) return { outcome: 'already_applied' };
-        const { itemCount, counts } = await applier(tx, operation, chunk);
-        const status = await recordChunkApplied(tx, chunk.operationId, chunk.chunkIndex, itemCount, counts);
-        // Read back only when there are rejections, so a clean chunk pays no extra query.
-        const rejectedByReason =
-          counts.rejected > 0 ? await countChunkRejections(tx, chunk.operationId, chunk.offset, itemCount) : {};
-        return { outcome: 'applied', status, counts: { ...counts }, rejectedByReason };
-      });
-      const durationMs = performance.now() - started;
-      log.debug({ result, durationMs }, 'chunk processed');
-      if (result.outcome === 'applied' && result.status !== 'running') {
-        log.info({ status: result.status }, 'operation finished');
+      const ref = { operationId: chunk.operationId, chunkIndex: chunk.chunkIndex };
+      const run = await runChunkTransaction(deps.db, ref, (tx) => applier(tx, operation, chunk));
+      let result: ChunkJobResult;
+      let status: OperationStatus | null;
+      if (run.claimed) {
+        const { counts, rejections } = run.applied;
+        result = { outcome: 'applied', counts: { ...counts }, rejectedByReason: countByReason(rejections) };
+        status = await settleStatus(deps.db, chunk.operationId, run.progress);
+      } else {
+        // Chunks of a cancelled operation are dropped; one claimed just before the cancel commits and stays recorded.
+        result = { outcome: run.claim.operationStatus === 'cancelled' ? 'cancelled' : 'already_applied' };
+        // The worker that applied it may have died between its commit and settling the operation.
+        status = await settleStatus(deps.db, chunk.operationId);
       }
+      const durationMs = performance.now() - started;
+      log.debug({ result, status, durationMs }, 'chunk processed');
       deps.onChunkDone?.({ kind: operation.kind, durationMs, result });
       // A redelivered chunk of a finished operation announces it again, in case the worker that
-      // finished it died before it could: the event's job id makes the repeat a no-op.
-      const finished = result.outcome === 'applied' ? result.status !== 'running' : isFinal(operation.status);
-      if (finished) await deps.onOperationFinished?.(chunk.operationId);
+      // finished it died before it could: the event's job id makes the repeat a no-op. A cancel
+      // announces itself; its dropped chunks do not.
+      if (status !== null && isFinal(status) && result.outcome !== 'cancelled') {
+        if (result.outcome === 'applied') log.info({ status }, 'operation finished');
+        await deps.onOperationFinished?.(chunk.operationId);
+      }
       return result;
     } catch (caught) {
       // A chunk or stored parameters that fail their schema will fail every time: no retries.
@@ -102,7 +102,7 @@ export function createChunkProcessor(deps: ChunkProcessorDeps) {
       log.warn({ err: error, lastAttempt: last }, 'chunk failed');
       if (last) {
         const status = await recordChunkFailed(deps.db, chunk.operationId, chunk.chunkIndex, String(error));
-        if (status && status !== 'running') {
+        if (status !== null && isFinal(status)) {
           log.error({ status }, 'operation finished with a failed chunk');
           await deps.onOperationFinished?.(chunk.operationId);
         }

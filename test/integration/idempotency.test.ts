@@ -76,6 +76,33 @@ describe('duplicate delivery of a chunk', () => {
   });
 });
 
+describe('a worker that dies between the last chunk commit and settling the operation', () => {
+  it('a redelivery of any chunk settles it', async () => {
+    const ids = memberIds('unsettled', 150);
+    const assocId = await h.publish({ kind: 'members.associate', enterpriseId: 'E-unsettled', memberIds: ids });
+    await runAll(assocId, 2);
+    const operationId = await h.publish({ kind: 'sharing.set', enterpriseId: 'E-unsettled', enabled: true, memberIds: ids });
+    await runAll(operationId, 2);
+
+    // The state such a crash leaves: every chunk committed and counted, the status not yet final.
+    await h.service.db
+      .updateTable('operations')
+      .set({ status: 'running', finished_at: null })
+      .where('operation_id', '=', operationId)
+      .execute();
+    const view = async () => (await h.request('GET', `/v1/operations/${operationId}`)).body;
+    expect(await view()).toMatchObject({ status: 'running', progress: { chunksDone: 2, itemsDone: 150 } });
+
+    expect(await processChunk(await chunkJob(operationId, 0))).toEqual({ outcome: 'already_applied' });
+    expect(await view()).toMatchObject({
+      status: 'completed',
+      counts: { applied: 150, unchanged: 0, rejected: 0 },
+      progress: { chunksDone: 2, chunksTotal: 2, itemsDone: 150 },
+    });
+    expect(await historyCount(operationId)).toBe(150);
+  });
+});
+
 describe('publication order', () => {
   it('an earlier operation processed after a later one is superseded and overwrites nothing', async () => {
     const ids = memberIds('ord', 120);

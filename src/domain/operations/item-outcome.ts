@@ -55,3 +55,10 @@ export function separateDuplicates(
   });
   return { unique, duplicates };
 }
+
+/** Rejected items by reason code, for one chunk's report. */
+export function countByReason(rejections: readonly Rejection[]): Partial<Record<RejectionReason, number>> {
+  const byReason: Partial<Record<RejectionReason, number>> = {};
+  for (const { reason } of rejections) byReason[reason] = (byReason[reason] ?? 0) + 1;
+  return byReason;
+}

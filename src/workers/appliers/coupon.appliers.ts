@@ -10,7 +10,6 @@ import {
   lockCoupons,
   writeLedgerChanges,
 } from '../../db/coupons.repository.js';
-import { insertRejections } from '../../db/operations.repository.js';
 import { allocationItemSchema, couponIdSchema, couponSpecSchema, revocationItemSchema } from '../../producers/contract.js';
 import { type ChunkApplier, enterpriseOf, parseItems, parseParams } from './chunk-applier.js';
 
@@ -29,8 +28,7 @@ export const applyCouponIssue: ChunkApplier = async (tx, operation, chunk) => {
   const seen = await couponsIssuedBy(tx, operation.operation_id, ids);
   const decision = decideIssue(enterpriseId, coupons, chunk.offset, existing, seen);
   await insertIssuedCoupons(tx, operation.operation_id, enterpriseId, decision.issued);
-  await insertRejections(tx, operation.operation_id, decision.rejections);
-  return { itemCount: coupons.length, counts: decision.counts };
+  return { itemCount: coupons.length, counts: decision.counts, rejections: decision.rejections };
 };
 
 const couponParams = z.object({ couponId: couponIdSchema });
@@ -54,12 +52,11 @@ function ledgerApplier(
     const members = await loadLedgerMembers(tx, operation.operation_id, enterpriseId, couponId, items.map((i) => i.memberId));
     const decision = decide({ operationId: operation.operation_id, enterpriseId, now }, coupon, items, chunk.offset, members);
     await writeLedgerChanges(tx, operation.operation_id, couponId, enterpriseId, decision);
-    await insertRejections(
-      tx,
-      operation.operation_id,
-      decision.rejections.map((r) => ({ ...r, couponId })),
-    );
-    return { itemCount: items.length, counts: decision.counts };
+    return {
+      itemCount: items.length,
+      counts: decision.counts,
+      rejections: decision.rejections.map((r) => ({ ...r, couponId })),
+    };
   };
 }
 

@@ -1,18 +1,23 @@
-import type { Transaction } from 'kysely';
 import { z } from 'zod';
 import { decideMemberChunk, type MemberRule } from '../../domain/members/member-chunk.rules.js';
 import { decideAssociate, decideDissociate } from '../../domain/members/membership.rules.js';
 import { decideSharingSet } from '../../domain/sharing/sharing.rules.js';
 import { loadEnterpriseDefault } from '../../db/enterprises.repository.js';
 import { ensureMemberRows, lockMembers, writeMemberChanges } from '../../db/members.repository.js';
-import { insertRejections } from '../../db/operations.repository.js';
-import type { Database, OperationRow } from '../../db/schema.js';
+import type { Tx } from '../../db/schema.js';
 import { memberIdSchema } from '../../producers/contract.js';
-import { type ChunkApplier, type ChunkOutcome, enterpriseOf, parseItems, parseParams } from './chunk-applier.js';
+import {
+  type ChunkApplier,
+  type ChunkOutcome,
+  enterpriseOf,
+  type OperationIdentity,
+  parseItems,
+  parseParams,
+} from './chunk-applier.js';
 
 async function applyMemberRule(
-  tx: Transaction<Database>,
-  operation: OperationRow,
+  tx: Tx,
+  operation: OperationIdentity,
   memberIds: string[],
   offset: number,
   rule: MemberRule,
@@ -27,8 +32,7 @@ async function applyMemberRule(
     decision.nextStates,
     decision.changes,
   );
-  await insertRejections(tx, operation.operation_id, decision.rejections);
-  return { itemCount: memberIds.length, counts: decision.counts };
+  return { itemCount: memberIds.length, counts: decision.counts, rejections: decision.rejections };
 }
 
 const sharingParams = z.object({ enabled: z.boolean() });

@@ -12,5 +12,5 @@ export const applySetDefault: ChunkApplier = async (tx, operation) => {
   const current = await loadEnterpriseDefault(tx, enterpriseId, true);
   const decision = decideSetDefault(operation.seq, shareWithNewMembers, current);
   if (decision.next) await storeEnterpriseDefault(tx, enterpriseId, decision.next);
-  return { itemCount: 1, counts: countOutcomes([decision.outcome], 0) };
+  return { itemCount: 1, counts: countOutcomes([decision.outcome], 0), rejections: [] };
 };

@@ -1,0 +1,66 @@
+import { type Kysely, sql } from 'kysely';
+import type { OutcomeCounts, Rejection } from '../domain/operations/item-outcome.js';
+import {
+  chunkAppliedStatement,
+  type ChunkClaim,
+  type ClaimRow,
+  claimChunkStatement,
+  insertRejections,
+  type OperationProgressRow,
+  toChunkClaim,
+} from './operations.repository.js';
+import type { Database, Tx } from './schema.js';
+
+export interface ChunkRef {
+  operationId: string;
+  chunkIndex: number;
+}
+
+export interface AppliedChunk {
+  itemCount: number;
+  counts: OutcomeCounts;
+  rejections: readonly Rejection[];
+}
+
+export type ChunkTransactionResult<T extends AppliedChunk> =
+  | { claimed: true; applied: T; progress: OperationProgressRow | undefined }
+  | { claimed: false; claim: Extract<ChunkClaim, { claimed: false }> };
+
+/**
+ * Runs one chunk as one Postgres transaction, in as few round trips as the work allows: the
+ * machine a worker runs on spends most of a chunk's time on them. BEGIN travels with the claim,
+ * and COMMIT with the chunk's counts before it and the operation's counters after it (in a
+ * transaction of their own, so the operation's row is not locked for the chunk's whole length).
+ * A clean chunk of a member batch costs four round trips: claim, lock, write, commit.
+ *
+ * A chunk that was claimed before (a redelivery) is rolled back untouched; the caller still
+ * counts it with `countChunk`, in case the worker that applied it died before counting it.
+ */
+export async function runChunkTransaction<T extends AppliedChunk>(
+  db: Kysely<Database>,
+  ref: ChunkRef,
+  apply: (tx: Tx) => Promise<T>,
+): Promise<ChunkTransactionResult<T>> {
+  return db.connection().execute(async (conn) => {
+    try {
+      const claimed = await sql<ClaimRow>`BEGIN; ${claimChunkStatement(ref.operationId, ref.chunkIndex)}`.execute(conn);
+      const claim = toChunkClaim(claimed.rows);
+      if (!claim.claimed) {
+        await sql`ROLLBACK`.execute(conn);
+        return { claimed: false, claim };
+      }
+      const applied = await apply(conn);
+      await insertRejections(conn, ref.operationId, applied.rejections);
+      const { rows } = await sql<OperationProgressRow>`
+        ${chunkAppliedStatement(ref.operationId, ref.chunkIndex, applied)};
+        COMMIT`.execute(conn);
+      return { claimed: true, applied, progress: rows[0] };
+    } catch (error) {
+      // The transaction is open (a statement failed) or ended (COMMIT failed: ROLLBACK then only
+      // warns). A ROLLBACK that fails means the connection is gone and the pool drops it: the
+      // error worth throwing is the first one.
+      await sql`ROLLBACK`.execute(conn).catch(() => undefined);
+      throw error;
+    }
+  });
+}
