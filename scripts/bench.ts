@@ -38,7 +38,8 @@ function intList(value: string): number[] {
 function scenarioList(value: string): Scenario[] {
   const names = value.split(',').map((v) => v.trim());
   const unknown = names.filter((n) => !SCENARIOS.includes(n as Scenario));
-  if (unknown.length > 0) throw new InvalidArgumentError(`unknown scenario ${unknown.join(', ')}; choose from ${SCENARIOS.join(', ')}`);
+  if (unknown.length > 0)
+    throw new InvalidArgumentError(`unknown scenario ${unknown.join(', ')}; choose from ${SCENARIOS.join(', ')}`);
   return names as Scenario[];
 }
 
@@ -46,15 +47,27 @@ const serviceDefaults = loadConfig({});
 const program = new Command('bench')
   .description('Service throughput against hand-written SQL on the local PostgreSQL and Redis (SPEC §5)')
   .option('--members <n>', 'members in the sharing.set batch; also the number of allocations', positiveInt, 200_000)
-  .option('--concurrency <c>', 'WORKER_CONCURRENCY of each worker process', positiveInt, serviceDefaults.workerConcurrency)
+  .option(
+    '--concurrency <c>',
+    'WORKER_CONCURRENCY of each worker process',
+    positiveInt,
+    serviceDefaults.workerConcurrency,
+  )
   .option('--workers <p>', 'worker processes (node --import tsx src/main.ts worker)', positiveInt, 1)
   .option('--only <scenarios>', `comma-separated subset of ${SCENARIOS.join(',')}`, scenarioList, [...SCENARIOS])
   .option('--publish-operations <n>', 'small operations published in the publishing test', positiveInt, 2_000)
   .option('--publish-in-flight <list>', 'publishes in flight at once, one test each', intList, [1, 16])
   .option('--timeout <seconds>', 'longest wait for one service run before the bench gives up', positiveInt, 600)
-  .option('--database-url <url>', 'admin connection; the bench creates and drops a database of its own', serviceDefaults.databaseUrl)
+  .option(
+    '--database-url <url>',
+    'admin connection; the bench creates and drops a database of its own',
+    serviceDefaults.databaseUrl,
+  )
   .option('--redis-url <url>', 'Redis; the bench uses and deletes a key prefix of its own', serviceDefaults.redisUrl)
-  .option('--worker-node-args <flags>', 'extra node flags for the worker processes, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"')
+  .option(
+    '--worker-node-args <flags>',
+    'extra node flags for the worker processes, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"',
+  )
   .option('--json', 'print the results as JSON instead of text')
   .parse();
 
@@ -123,7 +136,11 @@ async function versions(pool: BenchEnvironment['pool']): Promise<{ postgres: str
 
 async function main(): Promise<BenchResults> {
   const wanted = new Set(options.only);
-  env = await createEnvironment({ adminUrl: options.databaseUrl, redisUrl: options.redisUrl, poolSize: connections + 2 });
+  env = await createEnvironment({
+    adminUrl: options.databaseUrl,
+    redisUrl: options.redisUrl,
+    poolSize: connections + 2,
+  });
   log(`database ${env.databaseName}, queue prefix ${env.queuePrefix}`);
   const results: BenchResults = {
     settings: {
@@ -139,7 +156,12 @@ async function main(): Promise<BenchResults> {
   };
   log(`seeding ${options.members} associated members`);
   await seedMembers(env.pool, options.members);
-  producer = createProducer({ databaseUrl: env.databaseUrl, redisUrl: env.redisUrl, queuePrefix: env.queuePrefix, queueBackend: 'redis' });
+  producer = createProducer({
+    databaseUrl: env.databaseUrl,
+    redisUrl: env.redisUrl,
+    queuePrefix: env.queuePrefix,
+    queueBackend: 'redis',
+  });
 
   if (wanted.has('sharing') || wanted.has('coupons')) {
     log(`starting ${options.workers} worker process(es), concurrency ${options.concurrency}`);
@@ -184,7 +206,11 @@ async function main(): Promise<BenchResults> {
       results.publishing = [];
       for (const inFlight of options.publishInFlight) {
         results.publishing.push(
-          await benchPublishing(producer, env.pool, chunkQueue, { operations: options.publishOperations, inFlight, members: options.members }),
+          await benchPublishing(producer, env.pool, chunkQueue, {
+            operations: options.publishOperations,
+            inFlight,
+            members: options.members,
+          }),
         );
       }
     } finally {

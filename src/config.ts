@@ -4,30 +4,35 @@ const positiveInt = z.coerce.number().int().positive();
 // Compose files often pass `VAR=` for "not set": an empty value means absent, not an empty password.
 const optionalSecret = z.preprocess((value) => (value === '' ? undefined : value), z.string().min(1).optional());
 
-const configSchema = z.object({
-  DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/test'),
-  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
-  // For Redis Cluster wrap it in a hash tag, e.g. `{benefits}`, so a queue's keys share a slot.
-  QUEUE_PREFIX: z.string().min(1).default('bull'),
-  // `postgres` keeps the queues in PostgreSQL (BullMQ 6's PostgreSQL backend) instead of Redis.
-  QUEUE_BACKEND: z.enum(['redis', 'postgres']).default('redis'),
-  QUEUE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('bullmq'),
-  HOST: z.string().default('0.0.0.0'),
-  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
-  WORKER_CONCURRENCY: positiveInt.default(16),
-  PG_POOL_SIZE: positiveInt.optional(),
-  HTTP_BODY_LIMIT_BYTES: positiveInt.default(16 * 1024 * 1024),
-  CHUNK_ATTEMPTS: positiveInt.default(10),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  SHUTDOWN_GRACE_MS: positiveInt.default(30_000),
-  // Safe by default: an operator has to ask for a board that can pause, retry or remove jobs.
-  DASHBOARD_READ_ONLY: z.enum(['true', 'false']).default('true'),
-  DASHBOARD_USER: optionalSecret,
-  DASHBOARD_PASSWORD: optionalSecret,
-}).refine((e) => (e.DASHBOARD_USER === undefined) === (e.DASHBOARD_PASSWORD === undefined), {
-  path: ['DASHBOARD_PASSWORD'],
-  message: 'DASHBOARD_USER and DASHBOARD_PASSWORD must be set together',
-});
+const configSchema = z
+  .object({
+    DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/test'),
+    REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+    // For Redis Cluster wrap it in a hash tag, e.g. `{benefits}`, so a queue's keys share a slot.
+    QUEUE_PREFIX: z.string().min(1).default('bull'),
+    // `postgres` keeps the queues in PostgreSQL (BullMQ 6's PostgreSQL backend) instead of Redis.
+    QUEUE_BACKEND: z.enum(['redis', 'postgres']).default('redis'),
+    QUEUE_SCHEMA: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]*$/)
+      .default('bullmq'),
+    HOST: z.string().default('0.0.0.0'),
+    PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    WORKER_CONCURRENCY: positiveInt.default(16),
+    PG_POOL_SIZE: positiveInt.optional(),
+    HTTP_BODY_LIMIT_BYTES: positiveInt.default(16 * 1024 * 1024),
+    CHUNK_ATTEMPTS: positiveInt.default(10),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    SHUTDOWN_GRACE_MS: positiveInt.default(30_000),
+    // Safe by default: an operator has to ask for a board that can pause, retry or remove jobs.
+    DASHBOARD_READ_ONLY: z.enum(['true', 'false']).default('true'),
+    DASHBOARD_USER: optionalSecret,
+    DASHBOARD_PASSWORD: optionalSecret,
+  })
+  .refine((e) => (e.DASHBOARD_USER === undefined) === (e.DASHBOARD_PASSWORD === undefined), {
+    path: ['DASHBOARD_PASSWORD'],
+    message: 'DASHBOARD_USER and DASHBOARD_PASSWORD must be set together',
+  });
 
 export interface Config {
   readonly databaseUrl: string;

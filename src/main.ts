@@ -12,7 +12,9 @@ if (!['all', 'worker', 'migrate'].includes(role)) {
 }
 
 const bootLogger = createLogger(process.env.LOG_LEVEL ?? 'info');
-const runtime = await resolveRuntime(process.env, { onLog: (line) => bootLogger.debug({ component: 'embedded-postgres' }, line) });
+const runtime = await resolveRuntime(process.env, {
+  onLog: (line) => bootLogger.debug({ component: 'embedded-postgres' }, line),
+});
 const config = loadConfig(runtime.env);
 const logger = createLogger(config.logLevel);
 // Said plainly as well as in the JSON log: which servers this process is using.

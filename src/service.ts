@@ -34,7 +34,11 @@ export interface Service {
 
 export async function startService(config: Config, logger: Logger, options: ServiceOptions): Promise<Service> {
   const onError = (component: string) => (error: Error) => logger.error({ err: error, component }, 'connection error');
-  const db = createDatabase({ connectionString: config.databaseUrl, poolSize: config.pgPoolSize, onError: onError('postgres') });
+  const db = createDatabase({
+    connectionString: config.databaseUrl,
+    poolSize: config.pgPoolSize,
+    onError: onError('postgres'),
+  });
   const closers: Array<() => Promise<unknown>> = [() => db.destroy()];
   const stopAll = async () => {
     for (const close of closers.splice(0).reverse()) {

@@ -77,7 +77,9 @@ export async function waitForOperations(
     options.check?.();
     if (Date.now() - lastProgress >= 5_000) {
       lastProgress = Date.now();
-      log(`  ${options.label}: ${itemsDone}/${itemsTotal} items, ${done.length}/${operationIds.length} operations final`);
+      log(
+        `  ${options.label}: ${itemsDone}/${itemsTotal} items, ${done.length}/${operationIds.length} operations final`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, 25));
   }

@@ -1,6 +1,16 @@
 import type pg from 'pg';
 import { formatCents } from '../../src/domain/coupons/money.js';
-import { inTransaction, log, memberId, type ReferenceRun, runLanes, type ServiceRun, slices, vacuum, waitForOperations } from './common.js';
+import {
+  inTransaction,
+  log,
+  memberId,
+  type ReferenceRun,
+  runLanes,
+  type ServiceRun,
+  slices,
+  vacuum,
+  waitForOperations,
+} from './common.js';
 import { ENTERPRISE, expectEqual, measureService, type ScenarioContext } from './scenario.js';
 
 export const COUPONS = 100;
@@ -29,12 +39,22 @@ async function seedCoupons(pool: pg.Pool, coupons: ReturnType<typeof plan>): Pro
                           valid_from, valid_until, products, issued_by_operation_id)
      SELECT c.id, $1, c.face, c.face, 'multiple', now() - interval '1 day', now() + interval '7 days', '{ecs}', 'bench-seed'
      FROM unnest($2::text[], $3::int8[]) AS c(id, face)`,
-    [ENTERPRISE, coupons.map((c) => c.couponId), coupons.map((c) => c.allocations.reduce((n, a) => n + a.cents, 0) + 10_000)],
+    [
+      ENTERPRISE,
+      coupons.map((c) => c.couponId),
+      coupons.map((c) => c.allocations.reduce((n, a) => n + a.cents, 0) + 10_000),
+    ],
   );
 }
 
 async function checkLedger(pool: pg.Pool, operationPrefix: string, count: number): Promise<void> {
-  const { rows } = await pool.query<{ history: number; holdings: number; face: number; balance: number; unused: number }>(
+  const { rows } = await pool.query<{
+    history: number;
+    holdings: number;
+    face: number;
+    balance: number;
+    unused: number;
+  }>(
     `SELECT (SELECT count(*) FROM coupon_history WHERE operation_id LIKE $1 AND member_id IS NOT NULL) AS history,
             (SELECT count(*) FROM member_coupons) AS holdings,
             (SELECT sum(face_value_cents)::int8 FROM coupons) AS face,
@@ -74,7 +94,11 @@ async function runCouponService(ctx: ScenarioContext, coupons: ReturnType<typeof
     });
     const statuses = new Set([...final.values()].map((o) => o.status));
     expectEqual('coupons.allocate statuses', [...statuses].join(','), 'completed');
-    expectEqual('coupons.allocate applied', [...final.values()].reduce((n, o) => n + o.applied, 0), ctx.members);
+    expectEqual(
+      'coupons.allocate applied',
+      [...final.values()].reduce((n, o) => n + o.applied, 0),
+      ctx.members,
+    );
   });
   await checkLedger(ctx.env.pool, 'bench-alloc-', ctx.members);
   return run;
@@ -103,7 +127,10 @@ async function runCouponReference(ctx: ScenarioContext, coupons: ReturnType<type
         balance -= a.cents;
         return balance;
       });
-      await client.query(`UPDATE coupons SET balance_cents = $2, updated_at = now() WHERE coupon_id = $1`, [couponId, balance]);
+      await client.query(`UPDATE coupons SET balance_cents = $2, updated_at = now() WHERE coupon_id = $1`, [
+        couponId,
+        balance,
+      ]);
       const held = await client.query<{ member_id: string; unused_cents: number }>(
         `INSERT INTO member_coupons (coupon_id, member_id, enterprise_id, allocated_cents, unused_cents)
          SELECT $1, a.member_id, $2, a.cents, a.cents FROM unnest($3::text[], $4::int8[]) AS a(member_id, cents)

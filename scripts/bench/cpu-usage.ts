@@ -85,9 +85,16 @@ export class CpuMeter {
     if (!start) throw new Error('CpuMeter.stop() before start()');
     const workers = this.workerPids();
     // A backend opened during the phase counts from zero; one closed during it is lost (pools keep theirs).
-    const backends = [...new Set([...(await this.#backendPids()), ...[...start.pids.keys()].filter((p) => !workers.includes(p))])];
+    const backends = [
+      ...new Set([...(await this.#backendPids()), ...[...start.pids.keys()].filter((p) => !workers.includes(p))]),
+    ];
     const end = this.#snapshot([...workers, ...backends]);
-    const delta = (pids: number[]) => sum(pids, end) - sum(pids.filter((p) => end.has(p)), start.pids);
+    const delta = (pids: number[]) =>
+      sum(pids, end) -
+      sum(
+        pids.filter((p) => end.has(p)),
+        start.pids,
+      );
     return {
       workers: delta(workers),
       postgres: delta(backends),

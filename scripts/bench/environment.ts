@@ -52,7 +52,11 @@ export async function deleteRedisKeys(redisUrl: string, pattern: string): Promis
  * Creates `benefits_bench_<random>` (a suffix, so two developers' runs on one server do not
  * collide) migrated with the service's own migrations, and a queue prefix of its own.
  */
-export async function createEnvironment(options: { adminUrl: string; redisUrl: string; poolSize: number }): Promise<BenchEnvironment> {
+export async function createEnvironment(options: {
+  adminUrl: string;
+  redisUrl: string;
+  poolSize: number;
+}): Promise<BenchEnvironment> {
   const suffix = randomBytes(3).toString('hex');
   const databaseName = `benefits_bench_${suffix}`;
   const databaseUrl = withDatabase(options.adminUrl, databaseName);
@@ -67,8 +71,11 @@ export async function createEnvironment(options: { adminUrl: string; redisUrl: s
       const problems: unknown[] = [];
       await pool?.end().catch((e: unknown) => problems.push(e));
       await deleteRedisKeys(options.redisUrl, `${queuePrefix}:*`).catch((e: unknown) => problems.push(e));
-      await adminQuery(options.adminUrl, `DROP DATABASE IF EXISTS "${databaseName}" WITH (FORCE)`).catch((e: unknown) => problems.push(e));
-      if (problems.length > 0) throw new AggregateError(problems, `bench clean-up of ${databaseName} / ${queuePrefix}: incomplete`);
+      await adminQuery(options.adminUrl, `DROP DATABASE IF EXISTS "${databaseName}" WITH (FORCE)`).catch((e: unknown) =>
+        problems.push(e),
+      );
+      if (problems.length > 0)
+        throw new AggregateError(problems, `bench clean-up of ${databaseName} / ${queuePrefix}: incomplete`);
     })());
 
   await adminQuery(options.adminUrl, `CREATE DATABASE "${databaseName}"`);

@@ -39,7 +39,9 @@ export async function benchPublishing(
     }),
   );
   const seconds = (performance.now() - started) / 1000;
-  const { rows } = await pool.query<{ n: number }>(`SELECT count(*) AS n FROM operations WHERE operation_id LIKE $1`, [`${prefix}%`]);
+  const { rows } = await pool.query<{ n: number }>(`SELECT count(*) AS n FROM operations WHERE operation_id LIKE $1`, [
+    `${prefix}%`,
+  ]);
   expectEqual('operations recorded', rows[0]!.n, options.operations);
   expectEqual('chunk jobs enqueued', (await chunkQueue.getWaitingCount()) - waitingBefore, options.operations);
   log(`  ${seconds.toFixed(2)} s, ${Math.round(options.operations / seconds)} operations/s`);

@@ -30,7 +30,11 @@ function cpuLine(cpu: CpuReport, items: number, clientLabel: string, client: num
   return `CPU ms per 1,000: ${clientLabel} ${per(client)}, Postgres backends ${per(cpu.postgres)}, Redis ${per(cpu.redis)}`;
 }
 
-function comparison(label: string, unit: string, r: { service: ServiceRun; reference: ReferenceRun; ratio: number }): string[] {
+function comparison(
+  label: string,
+  unit: string,
+  r: { service: ServiceRun; reference: ReferenceRun; ratio: number },
+): string[] {
   const { service, reference } = r;
   return [
     `${label}`,
@@ -57,12 +61,16 @@ export function formatReport(results: BenchResults): string {
     '',
   ];
   if (results.sharing) lines.push(...comparison('sharing.set', 'members', results.sharing), '');
-  if (results.coupons) lines.push(...comparison(`coupons.allocate (over 100 coupons)`, 'allocations', results.coupons), '');
-  if (results.workerHighWaterMark) lines.push(`worker VmHWM (kernel's RSS high-water mark, whole run): ${mib(results.workerHighWaterMark)}`, '');
+  if (results.coupons)
+    lines.push(...comparison(`coupons.allocate (over 100 coupons)`, 'allocations', results.coupons), '');
+  if (results.workerHighWaterMark)
+    lines.push(`worker VmHWM (kernel's RSS high-water mark, whole run): ${mib(results.workerHighWaterMark)}`, '');
   if (results.publishing) {
     lines.push('publishing (producer library, no worker consuming)');
     for (const p of results.publishing) {
-      lines.push(`  ${p.operations} sharing.set operations of 1-5 members, ${p.inFlight} in flight: ${p.seconds.toFixed(2)} s = ${rate(p.rate)} operations/s`);
+      lines.push(
+        `  ${p.operations} sharing.set operations of 1-5 members, ${p.inFlight} in flight: ${p.seconds.toFixed(2)} s = ${rate(p.rate)} operations/s`,
+      );
     }
   }
   return lines.join('\n');

@@ -1,5 +1,15 @@
 import type pg from 'pg';
-import { inTransaction, log, memberId, type ReferenceRun, runLanes, type ServiceRun, slices, vacuum, waitForOperations } from './common.js';
+import {
+  inTransaction,
+  log,
+  memberId,
+  type ReferenceRun,
+  runLanes,
+  type ServiceRun,
+  slices,
+  vacuum,
+  waitForOperations,
+} from './common.js';
 import { ENTERPRISE, expectEqual, measureService, type ScenarioContext } from './scenario.js';
 
 const SERVICE_OPERATION = 'bench-sharing';
@@ -36,7 +46,13 @@ async function resetSharing(pool: pg.Pool): Promise<void> {
 export async function runSharingService(ctx: ScenarioContext): Promise<ServiceRun> {
   const memberIds = Array.from({ length: ctx.members }, (_, i) => memberId(i));
   const run = await measureService(ctx, ctx.members, async (published) => {
-    await ctx.producer.publish({ operationId: SERVICE_OPERATION, kind: 'sharing.set', enterpriseId: ENTERPRISE, enabled: true, memberIds });
+    await ctx.producer.publish({
+      operationId: SERVICE_OPERATION,
+      kind: 'sharing.set',
+      enterpriseId: ENTERPRISE,
+      enabled: true,
+      memberIds,
+    });
     published();
     const final = await waitForOperations(ctx.env.pool, [SERVICE_OPERATION], {
       timeoutMs: ctx.timeoutMs,
@@ -63,7 +79,12 @@ export async function runSharingReference(ctx: ScenarioContext): Promise<Referen
   const seconds = await runLanes(ctx.env.pool, ctx.connections, chunks.length, async (client, task) => {
     const ids = chunks[task]!;
     await inTransaction(client, async () => {
-      const locked = await client.query<{ member_id: string; enterprise_id: string | null; sharing_enabled: boolean; last_seq: number }>(
+      const locked = await client.query<{
+        member_id: string;
+        enterprise_id: string | null;
+        sharing_enabled: boolean;
+        last_seq: number;
+      }>(
         `SELECT member_id, enterprise_id, sharing_enabled, last_seq FROM members
          WHERE member_id = ANY($1::text[]) ORDER BY member_id FOR UPDATE`,
         [ids],

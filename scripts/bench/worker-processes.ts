@@ -44,7 +44,12 @@ export class WorkerProcesses {
 
   private constructor() {}
 
-  static async start(count: number, env: Record<string, string>, cwd: string, nodeArgs: string[] = []): Promise<WorkerProcesses> {
+  static async start(
+    count: number,
+    env: Record<string, string>,
+    cwd: string,
+    nodeArgs: string[] = [],
+  ): Promise<WorkerProcesses> {
     const workers = new WorkerProcesses();
     try {
       await Promise.all(Array.from({ length: count }, (_, i) => workers.#spawn(i, env, cwd, nodeArgs)));
@@ -75,7 +80,10 @@ export class WorkerProcesses {
     this.#children.push({ process: child, exited, sampledPeak: 0, hwm: 0 });
     child.stderr!.on('data', (data: Buffer) => process.stderr.write(`[worker ${index}] ${data}`));
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`worker ${index} did not report ready within ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS);
+      const timer = setTimeout(
+        () => reject(new Error(`worker ${index} did not report ready within ${READY_TIMEOUT_MS} ms`)),
+        READY_TIMEOUT_MS,
+      );
       void exited.then((code) => {
         clearTimeout(timer);
         reject(new Error(`worker ${index} exited with code ${code} before it was ready`));

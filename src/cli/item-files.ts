@@ -52,7 +52,8 @@ function csvItem(kind: OperationKind, fields: string[]): unknown {
 /** NDJSON rows are items as JSON; for member kinds a bare string or `{ "memberId": ... }`. */
 function ndjsonItem(kind: OperationKind, value: unknown): unknown {
   const memberKind = kind === 'members.associate' || kind === 'members.dissociate' || kind === 'sharing.set';
-  if (memberKind && value !== null && typeof value === 'object' && 'memberId' in value) return (value as { memberId: unknown }).memberId;
+  if (memberKind && value !== null && typeof value === 'object' && 'memberId' in value)
+    return (value as { memberId: unknown }).memberId;
   return value;
 }
 

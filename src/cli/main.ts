@@ -3,7 +3,14 @@ import { loadConfig } from '../config.js';
 import { resolveClientEnv } from '../runtime/runtime-mode.js';
 import { isFinal } from '../domain/operations/operation-status.js';
 import { IdempotencyConflictError, InvalidPayloadError } from '../errors.js';
-import { createProducer, ITEMS_FIELD, OPERATION_KINDS, type OperationKind, type OperationView, type Producer } from '../producers/index.js';
+import {
+  createProducer,
+  ITEMS_FIELD,
+  OPERATION_KINDS,
+  type OperationKind,
+  type OperationView,
+  type Producer,
+} from '../producers/index.js';
 import { QueueUnavailableError } from '../queue/connections.js';
 import { FileLineError, formatOf, readItems } from './item-files.js';
 import { createProgress } from './progress.js';
@@ -36,7 +43,9 @@ function printView(view: OperationView, json: boolean): void {
     return;
   }
   const { counts, progress } = view;
-  const reasons = Object.entries(view.rejectedByReason).map(([reason, n]) => `${reason}=${n}`).join(' ');
+  const reasons = Object.entries(view.rejectedByReason)
+    .map(([reason, n]) => `${reason}=${n}`)
+    .join(' ');
   process.stdout.write(
     [
       `operation  ${view.operationId} (${view.kind})`,
@@ -175,7 +184,9 @@ async function rejectionsCommand(operationId: string, flags: { json?: boolean })
     }
     if (!flags.json) process.stdout.write('position,memberId,couponId,reason\n');
     for await (const r of producer.rejections(operationId)) {
-      process.stdout.write(flags.json ? `${JSON.stringify(r)}\n` : `${r.position},${r.memberId ?? ''},${r.couponId ?? ''},${r.reason}\n`);
+      process.stdout.write(
+        flags.json ? `${JSON.stringify(r)}\n` : `${r.position},${r.memberId ?? ''},${r.couponId ?? ''},${r.reason}\n`,
+      );
     }
     return EXIT.ok;
   } finally {
@@ -185,7 +196,9 @@ async function rejectionsCommand(operationId: string, flags: { json?: boolean })
 
 export function buildProgram(run: (code: number) => void): Command {
   const program = new Command('benefits')
-    .description('Publish and follow Benefits Management operations (bulk migrations). Uses DATABASE_URL, REDIS_URL, QUEUE_PREFIX.')
+    .description(
+      'Publish and follow Benefits Management operations (bulk migrations). Uses DATABASE_URL, REDIS_URL, QUEUE_PREFIX.',
+    )
     .showHelpAfterError();
   program
     .command('publish')
@@ -224,10 +237,16 @@ export async function main(argv: string[]): Promise<number> {
     }).parseAsync(argv);
   } catch (error) {
     if (error instanceof InvalidPayloadError) {
-      process.stderr.write(`invalid operation:\n${error.issues.map((i) => `  ${i.path || '(root)'}: ${i.message}`).join('\n')}\n`);
+      process.stderr.write(
+        `invalid operation:\n${error.issues.map((i) => `  ${i.path || '(root)'}: ${i.message}`).join('\n')}\n`,
+      );
       return EXIT.invalid;
     }
-    if (error instanceof FileLineError || error instanceof InvalidArgumentError || error instanceof IdempotencyConflictError) {
+    if (
+      error instanceof FileLineError ||
+      error instanceof InvalidArgumentError ||
+      error instanceof IdempotencyConflictError
+    ) {
       process.stderr.write(`${error.message}\n`);
       return EXIT.invalid;
     }

@@ -17,7 +17,11 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr, inte
       start(label, total) {
         bar?.stop();
         bar = new SingleBar(
-          { format: `${label.padEnd(10)} [{bar}] {percentage}% | {value}/{total} | {duration_formatted} | eta {eta_formatted}`, stream, hideCursor: true },
+          {
+            format: `${label.padEnd(10)} [{bar}] {percentage}% | {value}/{total} | {duration_formatted} | eta {eta_formatted}`,
+            stream,
+            hideCursor: true,
+          },
           Presets.shades_classic,
         );
         bar.start(total, 0);
@@ -33,7 +37,10 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr, inte
   let total = 0;
   let last = 0;
   let value = 0;
-  const print = () => stream.write(`${new Date().toISOString()} ${label}: ${value}/${total}${total ? ` (${Math.floor((value / total) * 100)}%)` : ''}\n`);
+  const print = () =>
+    stream.write(
+      `${new Date().toISOString()} ${label}: ${value}/${total}${total ? ` (${Math.floor((value / total) * 100)}%)` : ''}\n`,
+    );
   return {
     start(nextLabel, nextTotal) {
       label = nextLabel;

@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely';
-import type { OutcomeCounts, Rejection } from '../domain/operations/item-outcome.js';
+import type { ChunkOutcome } from '../domain/operations/item-outcome.js';
 import {
   chunkAppliedStatement,
   type ChunkClaim,
@@ -16,31 +16,24 @@ export interface ChunkRef {
   chunkIndex: number;
 }
 
-export interface AppliedChunk {
-  itemCount: number;
-  counts: OutcomeCounts;
-  rejections: readonly Rejection[];
-}
-
-export type ChunkTransactionResult<T extends AppliedChunk> =
-  | { claimed: true; applied: T; progress: OperationProgressRow | undefined }
+export type ChunkTransactionResult =
+  | { claimed: true; applied: ChunkOutcome; progress: OperationProgressRow | undefined }
   | { claimed: false; claim: Extract<ChunkClaim, { claimed: false }> };
 
 /**
- * Runs one chunk as one Postgres transaction, in as few round trips as the work allows: the
- * machine a worker runs on spends most of a chunk's time on them. BEGIN travels with the claim,
- * and COMMIT with the chunk's counts before it and the operation's counters after it (in a
- * transaction of their own, so the operation's row is not locked for the chunk's whole length).
- * A clean chunk of a member batch costs four round trips: claim, lock, write, commit.
+ * Runs one chunk as one Postgres transaction, in as few round trips as the work allows (each one
+ * is a socket write and a wake-up on both sides, which is most of what a chunk costs): BEGIN
+ * travels with the claim, and COMMIT with the update of the operation's counters, so the
+ * operation's row, which every chunk of the batch updates, is locked no longer than the commit
+ * takes. A clean chunk of a member batch costs four round trips: claim, lock, write, commit.
  *
- * A chunk that was claimed before (a redelivery) is rolled back untouched; the caller still
- * counts it with `countChunk`, in case the worker that applied it died before counting it.
+ * A chunk that was claimed before (a redelivery) is rolled back untouched.
  */
-export async function runChunkTransaction<T extends AppliedChunk>(
+export async function runChunkTransaction(
   db: Kysely<Database>,
   ref: ChunkRef,
-  apply: (tx: Tx) => Promise<T>,
-): Promise<ChunkTransactionResult<T>> {
+  apply: (tx: Tx) => Promise<ChunkOutcome>,
+): Promise<ChunkTransactionResult> {
   return db.connection().execute(async (conn) => {
     try {
       const claimed = await sql<ClaimRow>`BEGIN; ${claimChunkStatement(ref.operationId, ref.chunkIndex)}`.execute(conn);

@@ -5,7 +5,6 @@ import type { AllocationMode, CouponState, Holding } from '../domain/coupons/cou
 import { prepared } from './database.js';
 import type { CouponRow, Database, Tx } from './schema.js';
 
-
 export function toCouponState(row: CouponRow): CouponState & { products: string[] } {
   return {
     couponId: row.coupon_id,
@@ -219,7 +218,12 @@ export async function findCoupon(db: Kysely<Database>, couponId: string) {
     .executeTakeFirst();
 }
 
-export async function listEnterpriseCoupons(db: Kysely<Database>, enterpriseId: string, afterCouponId: string | null, limit: number) {
+export async function listEnterpriseCoupons(
+  db: Kysely<Database>,
+  enterpriseId: string,
+  afterCouponId: string | null,
+  limit: number,
+) {
   let query = db
     .selectFrom('coupons as c')
     .selectAll('c')

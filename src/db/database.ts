@@ -56,7 +56,11 @@ class LastResultClient extends pg.Client {
 }
 
 export function createDatabase(options: DatabaseOptions): Kysely<Database> {
-  const pool = new pg.Pool({ connectionString: options.connectionString, max: options.poolSize, Client: LastResultClient });
+  const pool = new pg.Pool({
+    connectionString: options.connectionString,
+    max: options.poolSize,
+    Client: LastResultClient,
+  });
   // An idle client losing its connection emits on the pool; without a listener it would crash the process.
   pool.on('error', options.onError);
   // A client checked out of the pool (a chunk's transaction between two statements) has no pool

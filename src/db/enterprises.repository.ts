@@ -6,11 +6,7 @@ import type { Database, Tx } from './schema.js';
  * Reads an enterprise's switch, creating the enterprise on first sight. With `lock` the row is
  * held until commit (switch changes); without, concurrent association chunks do not queue on it.
  */
-export async function loadEnterpriseDefault(
-  tx: Tx,
-  enterpriseId: string,
-  lock: boolean,
-): Promise<EnterpriseDefault> {
+export async function loadEnterpriseDefault(tx: Tx, enterpriseId: string, lock: boolean): Promise<EnterpriseDefault> {
   await tx
     .insertInto('enterprises')
     .values({ enterprise_id: enterpriseId })
@@ -25,11 +21,7 @@ export async function loadEnterpriseDefault(
   return { shareWithNewMembers: row.share_with_new_members, defaultSeq: row.default_seq };
 }
 
-export async function storeEnterpriseDefault(
-  tx: Tx,
-  enterpriseId: string,
-  next: EnterpriseDefault,
-): Promise<void> {
+export async function storeEnterpriseDefault(tx: Tx, enterpriseId: string, next: EnterpriseDefault): Promise<void> {
   await tx
     .updateTable('enterprises')
     .set({ share_with_new_members: next.shareWithNewMembers, default_seq: next.defaultSeq, updated_at: sql`now()` })

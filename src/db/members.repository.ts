@@ -18,11 +18,7 @@ export interface LockedMembers {
 }
 
 /** Locks the members' rows in a fixed order (no deadlocks between chunks) and reads their state. */
-export async function lockMembers(
-  tx: Tx,
-  operationId: string,
-  memberIds: readonly string[],
-): Promise<LockedMembers> {
+export async function lockMembers(tx: Tx, operationId: string, memberIds: readonly string[]): Promise<LockedMembers> {
   const { rows } = await sql<{
     member_id: string;
     enterprise_id: string | null;

@@ -242,7 +242,11 @@ export async function failedChunkIndexes(db: Db, operationId: string): Promise<n
  * Forgets the failure of the given chunks so they can be claimed again, and puts the operation
  * back to running. Only an operation that ended `failed` can be reopened.
  */
-export async function reopenFailedChunks(db: Db, operationId: string, chunkIndexes: readonly number[]): Promise<boolean> {
+export async function reopenFailedChunks(
+  db: Db,
+  operationId: string,
+  chunkIndexes: readonly number[],
+): Promise<boolean> {
   if (chunkIndexes.length === 0) return false;
   return db.transaction().execute(async (tx) => {
     const reopened = await tx

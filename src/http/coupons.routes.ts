@@ -62,7 +62,8 @@ export function registerCouponRoutes(app: FastifyInstance, deps: AppDeps): void 
   app.get('/v1/coupons/:couponId/history', async (request, reply) => {
     const { couponId } = couponParams.parse(request.params);
     const query = historyQuery.safeParse(request.query);
-    if (!query.success) return reply.code(400).send({ error: 'invalid_query', issues: toValidationIssues(query.error) });
+    if (!query.success)
+      return reply.code(400).send({ error: 'invalid_query', issues: toValidationIssues(query.error) });
     const filter = { couponId, ...(query.data.memberId !== undefined && { memberId: query.data.memberId }) };
     const rows = await listCouponHistory(deps.db, filter, query.data.cursor ?? null, PAGE_SIZE);
     return { items: rows.map(historyView), nextCursor: nextCursor(rows, (r) => r.id) };
@@ -71,7 +72,8 @@ export function registerCouponRoutes(app: FastifyInstance, deps: AppDeps): void 
   app.get('/v1/enterprises/:enterpriseId/coupon-history', async (request, reply) => {
     const { enterpriseId } = enterpriseParams.parse(request.params);
     const query = cursorQuerySchema.safeParse(request.query);
-    if (!query.success) return reply.code(400).send({ error: 'invalid_query', issues: toValidationIssues(query.error) });
+    if (!query.success)
+      return reply.code(400).send({ error: 'invalid_query', issues: toValidationIssues(query.error) });
     const rows = await listCouponHistory(deps.db, { enterpriseId }, query.data.cursor ?? null, PAGE_SIZE);
     return { items: rows.map(historyView), nextCursor: nextCursor(rows, (r) => r.id) };
   });
@@ -79,7 +81,8 @@ export function registerCouponRoutes(app: FastifyInstance, deps: AppDeps): void 
   app.get('/v1/enterprises/:enterpriseId/coupons', async (request, reply) => {
     const { enterpriseId } = enterpriseParams.parse(request.params);
     const query = couponListQuery.safeParse(request.query);
-    if (!query.success) return reply.code(400).send({ error: 'invalid_query', issues: toValidationIssues(query.error) });
+    if (!query.success)
+      return reply.code(400).send({ error: 'invalid_query', issues: toValidationIssues(query.error) });
     const rows = await listEnterpriseCoupons(deps.db, enterpriseId, query.data.cursor ?? null, PAGE_SIZE);
     const now = new Date();
     const last = rows.at(-1);

@@ -32,7 +32,8 @@ export function registerEnterpriseRoutes(app: FastifyInstance, deps: AppDeps): v
   app.get('/v1/enterprises/:enterpriseId/members/:memberId/sharing-history', async (request, reply) => {
     const { enterpriseId, memberId } = memberParams.parse(request.params);
     const query = cursorQuerySchema.safeParse(request.query);
-    if (!query.success) return reply.code(400).send({ error: 'invalid_query', issues: toValidationIssues(query.error) });
+    if (!query.success)
+      return reply.code(400).send({ error: 'invalid_query', issues: toValidationIssues(query.error) });
     const rows = await listSharingHistory(deps.db, enterpriseId, memberId, query.data.cursor ?? null, PAGE_SIZE);
     return {
       items: rows.map((r) => ({

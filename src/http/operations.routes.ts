@@ -68,7 +68,8 @@ export function registerOperationRoutes(app: FastifyInstance, deps: AppDeps): vo
   app.get('/v1/operations/:operationId/rejections', async (request, reply) => {
     const { operationId } = operationParams.parse(request.params);
     const query = cursorQuerySchema.safeParse(request.query);
-    if (!query.success) return reply.code(400).send({ error: 'invalid_query', issues: toValidationIssues(query.error) });
+    if (!query.success)
+      return reply.code(400).send({ error: 'invalid_query', issues: toValidationIssues(query.error) });
     if (!(await findOperation(deps.db, operationId))) return reply.code(404).send({ error: 'not_found' });
     const rows = await listRejections(deps.db, operationId, query.data.cursor ?? -1, PAGE_SIZE);
     return {

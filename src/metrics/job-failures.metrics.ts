@@ -13,7 +13,9 @@ export function createJobFailureMetrics(registry: Registry): (workers: readonly 
     registers: [registry],
   });
   const isFinal = (job: Job, error: Error) =>
-    error instanceof UnrecoverableError || error.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
+    error instanceof UnrecoverableError ||
+    error.name === 'UnrecoverableError' ||
+    job.attemptsMade >= (job.opts.attempts ?? 1);
   return (workers) => {
     for (const worker of workers) {
       for (const final of ['true', 'false']) failures.labels(worker.name, final).inc(0);

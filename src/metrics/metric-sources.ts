@@ -38,7 +38,8 @@ export function createSourceReader(registry: Registry, logger: Logger, timeoutMs
       up.labels(source).set(1);
     } catch (error) {
       up.labels(source).set(0);
-      const wrapped = error instanceof MetricsSourceError ? error : new MetricsSourceError(source, String(error), { cause: error });
+      const wrapped =
+        error instanceof MetricsSourceError ? error : new MetricsSourceError(source, String(error), { cause: error });
       logger.error({ err: wrapped, source }, 'metrics: could not read a source at scrape');
     } finally {
       clearTimeout(timer);

@@ -23,7 +23,11 @@ export function createQueueDepthGauge(registry: Registry, queues: readonly Queue
     jobs.reset();
     paused.reset();
     const states = await Promise.all(
-      queues.map(async (queue) => ({ queue: queue.name, counts: await queue.getJobCounts(), paused: await queue.isPaused() })),
+      queues.map(async (queue) => ({
+        queue: queue.name,
+        counts: await queue.getJobCounts(),
+        paused: await queue.isPaused(),
+      })),
     );
     for (const { queue, counts, paused: isPaused } of states) {
       for (const [state, n] of Object.entries(counts)) jobs.labels(queue, state).set(n);

@@ -11,7 +11,9 @@ export class OperationTimeoutError extends Error {
     timeoutMs: number,
     readonly lastSeen: OperationView | undefined,
   ) {
-    super(`operation ${operationId} did not finish within ${timeoutMs} ms (last status: ${lastSeen?.status ?? 'unknown'})`);
+    super(
+      `operation ${operationId} did not finish within ${timeoutMs} ms (last status: ${lastSeen?.status ?? 'unknown'})`,
+    );
   }
 }
 

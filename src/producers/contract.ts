@@ -56,7 +56,12 @@ export const sharingSetDefaultSchema = z.strictObject({
   kind: z.literal('sharing.set-default'),
   shareWithNewMembers: z.boolean(),
 });
-export const sharingSetSchema = z.strictObject({ ...base, kind: z.literal('sharing.set'), enabled: z.boolean(), memberIds });
+export const sharingSetSchema = z.strictObject({
+  ...base,
+  kind: z.literal('sharing.set'),
+  enabled: z.boolean(),
+  memberIds,
+});
 
 export const couponSpecSchema = z
   .strictObject({

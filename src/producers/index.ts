@@ -41,7 +41,9 @@ export interface Producer {
   ): Promise<Omit<PublishResult, 'operation'>>;
   getOperation(operationId: string): Promise<OperationView | undefined>;
   /** Every rejected item of the operation, by position. */
-  rejections(operationId: string): AsyncIterable<{ position: number; memberId: string | null; couponId: string | null; reason: string }>;
+  rejections(
+    operationId: string,
+  ): AsyncIterable<{ position: number; memberId: string | null; couponId: string | null; reason: string }>;
   /** Resolves when the operation reaches a final status (polls Postgres, the source of truth). */
   waitForOperation(operationId: string, options?: { timeoutMs?: number; intervalMs?: number }): Promise<OperationView>;
   close(): Promise<void>;
@@ -69,14 +71,18 @@ export function createProducer(options: ProducerOptions): Producer {
       return result;
     },
     async publishStream(header, openItems, streamOptions = {}) {
-      const { operation: _row, ...result } = await publishStream(deps, header, openItems, { source: 'producer', ...streamOptions });
+      const { operation: _row, ...result } = await publishStream(deps, header, openItems, {
+        source: 'producer',
+        ...streamOptions,
+      });
       return result;
     },
     getOperation: (operationId) => loadOperationView(db, operationId),
     async *rejections(operationId) {
-      for (let after = -1; ; ) {
+      for (let after = -1; ;) {
         const page = await listRejections(db, operationId, after, 1_000);
-        for (const row of page) yield { position: row.position, memberId: row.member_id, couponId: row.coupon_id, reason: row.reason };
+        for (const row of page)
+          yield { position: row.position, memberId: row.member_id, couponId: row.coupon_id, reason: row.reason };
         if (page.length < 1_000) return;
         after = page.at(-1)!.position;
       }

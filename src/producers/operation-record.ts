@@ -35,7 +35,10 @@ export function describeHeader(
 }
 
 /** A whole operation in memory: its record and its items. */
-export function describeOperation(operation: Operation, operationId: string): { record: OperationRecord; items: unknown[] } {
+export function describeOperation(
+  operation: Operation,
+  operationId: string,
+): { record: OperationRecord; items: unknown[] } {
   const field = ITEMS_FIELD[operation.kind];
   const { [field ?? '']: batch, ...header } = operation as unknown as Record<string, unknown>;
   const items = field === null ? [] : (batch as unknown[]);

@@ -40,7 +40,11 @@ export interface PublishOptions {
  * Throws InvalidPayloadError (with the offending fields), IdempotencyConflictError, or
  * QueueUnavailableError when Redis is down (then nothing was recorded).
  */
-export async function publish(deps: PublisherDeps, input: unknown, options: PublishOptions = {}): Promise<PublishResult> {
+export async function publish(
+  deps: PublisherDeps,
+  input: unknown,
+  options: PublishOptions = {},
+): Promise<PublishResult> {
   const operation = parseOrThrow(operationSchema, input);
   const operationId = operation.operationId ?? options.defaultOperationId ?? randomUUID();
   const { record, items } = describeOperation(operation, operationId);
@@ -72,7 +76,8 @@ export async function recordAndEnqueue(
   // A publisher that crashed between recording and enqueueing re-publishes to finish the job;
   // re-adding chunks is safe (deterministic ids, idempotent apply), so do it until the operation is final.
   try {
-    if (!isFinal(row.status)) await enqueueChunks(chunkQueue, operationId, items, deps.chunkAttempts, options.onEnqueued);
+    if (!isFinal(row.status))
+      await enqueueChunks(chunkQueue, operationId, items, deps.chunkAttempts, options.onEnqueued);
   } catch (error) {
     // Redis went away after the check above (mid-publish, or before the client noticed): the
     // publisher is told the queue is unavailable, not an internal error, and how to finish the job.

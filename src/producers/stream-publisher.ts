@@ -23,7 +23,9 @@ function schemasFor(kind: string) {
   const schema = kindSchemas.get(kind as OperationKind);
   const field = schema ? ITEMS_FIELD[kind as OperationKind] : undefined;
   if (!schema || !field) {
-    const kinds = Object.entries(ITEMS_FIELD).filter(([, f]) => f !== null).map(([k]) => k);
+    const kinds = Object.entries(ITEMS_FIELD)
+      .filter(([, f]) => f !== null)
+      .map(([k]) => k);
     throw new InvalidPayloadError([{ path: 'kind', message: `streaming takes one of ${kinds.join(', ')}` }]);
   }
   const shape = schema.shape as Record<string, z.ZodType>;
@@ -81,5 +83,6 @@ async function* checkedAgain(items: AsyncIterable<unknown>, schema: z.ZodType, e
     count += 1;
     yield parseOrThrow(schema, raw);
   }
-  if (count !== expected) throw new Error(`the source changed while publishing: ${expected} items checked, ${count} read`);
+  if (count !== expected)
+    throw new Error(`the source changed while publishing: ${expected} items checked, ${count} read`);
 }

@@ -12,7 +12,11 @@ export function createRedisConnection(url: string, role: RedisRole, onError: (er
   const connection =
     role === 'worker'
       ? new Redis(url, { maxRetriesPerRequest: null })
-      : new Redis(url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: PRODUCER_CONNECT_TIMEOUT_MS });
+      : new Redis(url, {
+          maxRetriesPerRequest: 1,
+          enableOfflineQueue: false,
+          connectTimeout: PRODUCER_CONNECT_TIMEOUT_MS,
+        });
   connection.on('error', onError);
   return connection;
 }
@@ -30,7 +34,9 @@ export function isConnectionLost(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   return (
     error.name === 'MaxRetriesPerRequestError' ||
-    /Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH/.test(error.message)
+    /Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH/.test(
+      error.message,
+    )
   );
 }
 
@@ -47,7 +53,9 @@ export function waitForRedis(connection: Redis, timeoutMs = PRODUCER_CONNECT_TIM
     };
     const timer = setTimeout(() => {
       connection.off('ready', onReady);
-      reject(new QueueUnavailableError(`Redis is not reachable (connection ${connection.status}) after ${timeoutMs} ms`));
+      reject(
+        new QueueUnavailableError(`Redis is not reachable (connection ${connection.status}) after ${timeoutMs} ms`),
+      );
     }, timeoutMs);
     connection.once('ready', onReady);
   });

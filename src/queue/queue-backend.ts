@@ -3,8 +3,7 @@ import { type PublisherQueues, RedisProducerQueues } from './producer-queues.js'
 import { closeQueues, createQueues, type QueueConnection, type ServiceQueues } from './queues.js';
 
 export type QueueBackendConfig =
-  | { kind: 'redis'; redisUrl: string; prefix: string }
-  | { kind: 'postgres'; databaseUrl: string; schema: string };
+  { kind: 'redis'; redisUrl: string; prefix: string } | { kind: 'postgres'; databaseUrl: string; schema: string };
 
 export interface QueueBackend {
   kind: QueueBackendConfig['kind'];
@@ -17,7 +16,10 @@ export interface QueueBackend {
   close(): Promise<void>;
 }
 
-export function openQueueBackend(config: QueueBackendConfig, onError: (component: string) => (error: Error) => void): QueueBackend {
+export function openQueueBackend(
+  config: QueueBackendConfig,
+  onError: (component: string) => (error: Error) => void,
+): QueueBackend {
   if (config.kind === 'redis') {
     const redis = createRedisConnection(config.redisUrl, 'worker', onError('redis'));
     const connection: QueueConnection = { kind: 'redis', connection: redis, prefix: config.prefix };

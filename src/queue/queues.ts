@@ -1,4 +1,11 @@
-import { createPostgresBackend, Queue, Worker, type PostgresConnectionOptions, type Processor, type WorkerOptions } from 'bullmq';
+import {
+  createPostgresBackend,
+  Queue,
+  Worker,
+  type PostgresConnectionOptions,
+  type Processor,
+  type WorkerOptions,
+} from 'bullmq';
 import type { Redis } from 'ioredis';
 import { QUEUES } from '../producers/contract.js';
 import { operationJobOptions } from './job-options.js';
@@ -36,8 +43,14 @@ export function createWorker(
   processor: Processor,
   options: Omit<WorkerOptions, 'connection' | 'prefix'>,
 ): Worker {
-  if (on.kind === 'redis') return new Worker(name, processor, { ...options, connection: on.connection, prefix: on.prefix });
-  return new Worker(name, processor, { ...options, connection: on.connection }, createPostgresBackend) as unknown as Worker;
+  if (on.kind === 'redis')
+    return new Worker(name, processor, { ...options, connection: on.connection, prefix: on.prefix });
+  return new Worker(
+    name,
+    processor,
+    { ...options, connection: on.connection },
+    createPostgresBackend,
+  ) as unknown as Worker;
 }
 
 export async function closeQueues(queues: ServiceQueues): Promise<void> {

@@ -69,7 +69,8 @@ export function createChunkProcessor(deps: ChunkProcessorDeps) {
       const operation = await operationIdentity(chunk.operationId);
       if (!operation) throw new UnrecoverableError(new UnknownOperationError(chunk.operationId).message);
       const applier = appliers[operation.kind as OperationKind];
-      if (!applier) throw new UnrecoverableError(`operation ${operation.operation_id} has unknown kind ${operation.kind}`);
+      if (!applier)
+        throw new UnrecoverableError(`operation ${operation.operation_id} has unknown kind ${operation.kind}`);
       const ref = { operationId: chunk.operationId, chunkIndex: chunk.chunkIndex };
       const run = await runChunkTransaction(deps.db, ref, (tx) => applier(tx, operation, chunk));
       let result: ChunkJobResult;

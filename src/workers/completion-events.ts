@@ -36,7 +36,9 @@ export function createCompletionNotifier(db: Kysely<Database>, events: () => Pro
       finishedAt: view.finishedAt,
     };
     const finishedAt = view.finishedAt ? Date.parse(view.finishedAt) : 0;
-    await (await events()).add(JOBS.operationFinished, event, {
+    await (
+      await events()
+    ).add(JOBS.operationFinished, event, {
       jobId: `${operationId}-${view.status}-${finishedAt}`,
       removeOnComplete: { age: 24 * 3_600 },
       removeOnFail: { age: 7 * 24 * 3_600 },

@@ -14,6 +14,7 @@ export function operationIdForJob(job: Job): string {
 
 // Postgres text cannot hold NUL, and jsonb refuses lone UTF-16 surrogates: the strings of a hostile
 // payload are made storable before its rejection is recorded, or recording it would fail on every attempt.
+// eslint-disable-next-line no-control-regex -- matching NUL is the point
 const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 const storable = (text: string) => text.replace(UNSTORABLE, '\ufffd');
 

@@ -34,7 +34,8 @@ function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr:
         },
         timeout: 60_000,
       },
-      (error, stdout, stderr) => resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      (error, stdout, stderr) =>
+        resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
 }
@@ -44,38 +45,115 @@ describe('benefits publish', () => {
     const ids = memberIds('cli', 1500);
     const csv = join(dir, 'members.csv');
     await writeFile(csv, `memberId\n${ids.join('\n')}\n`);
-    const assoc = await cli('publish', '--kind', 'members.associate', '--enterprise', 'E-cli', '--file', csv, '--operation-id', 'cli-assoc', '--wait');
+    const assoc = await cli(
+      'publish',
+      '--kind',
+      'members.associate',
+      '--enterprise',
+      'E-cli',
+      '--file',
+      csv,
+      '--operation-id',
+      'cli-assoc',
+      '--wait',
+    );
     expect(assoc.code).toBe(0);
     expect(assoc.stdout).toMatch(/status\s+completed/);
     expect(assoc.stdout).toMatch(/applied=1500/);
     expect(assoc.stderr).toMatch(/applying: \d+\/15/);
 
-    const set = await cli('publish', '--kind', 'sharing.set', '--enterprise', 'E-cli', '--enabled', 'true', '--file', csv, '--wait', '--json');
+    const set = await cli(
+      'publish',
+      '--kind',
+      'sharing.set',
+      '--enterprise',
+      'E-cli',
+      '--enabled',
+      'true',
+      '--file',
+      csv,
+      '--wait',
+      '--json',
+    );
     expect(set.code).toBe(0);
     const view = JSON.parse(set.stdout.trim().split('\n').at(-1)!);
-    expect(view).toMatchObject({ status: 'completed', counts: { applied: 1500 }, progress: { chunksTotal: 15, itemsDone: 1500 } });
+    expect(view).toMatchObject({
+      status: 'completed',
+      counts: { applied: 1500 },
+      progress: { chunksTotal: 15, itemsDone: 1500 },
+    });
 
     // Streamed and whole payloads share one fingerprint: the same operation over HTTP is no conflict.
-    const again = await h.request('POST', '/v1/operations', { operationId: 'cli-assoc', kind: 'members.associate', enterpriseId: 'E-cli', memberIds: ids });
+    const again = await h.request('POST', '/v1/operations', {
+      operationId: 'cli-assoc',
+      kind: 'members.associate',
+      enterpriseId: 'E-cli',
+      memberIds: ids,
+    });
     expect(again.status).toBe(200);
   });
 
   it('publishes coupon allocations from NDJSON, and lists rejections', async () => {
-    await h.waitForOperation(await h.publish({ kind: 'members.associate', enterpriseId: 'E-cpn', memberIds: ['n-1', 'n-2'] }));
+    await h.waitForOperation(
+      await h.publish({ kind: 'members.associate', enterpriseId: 'E-cpn', memberIds: ['n-1', 'n-2'] }),
+    );
     await h.waitForOperation(
       await h.publish({
         kind: 'coupons.issue',
         enterpriseId: 'E-cpn',
-        coupons: [{ couponId: 'C-cli', faceValue: '10.00', allocationMode: 'multiple', validFrom: '2020-01-01T00:00:00Z', validUntil: '2099-01-01T00:00:00Z', products: ['ecs'] }],
+        coupons: [
+          {
+            couponId: 'C-cli',
+            faceValue: '10.00',
+            allocationMode: 'multiple',
+            validFrom: '2020-01-01T00:00:00Z',
+            validUntil: '2099-01-01T00:00:00Z',
+            products: ['ecs'],
+          },
+        ],
       }),
     );
     const file = join(dir, 'allocations.ndjson');
-    await writeFile(file, ['{"memberId":"n-1","amount":"7.50"}', '{"memberId":"n-2","amount":"7.50"}', '{"memberId":"ghost","amount":"1.00"}'].join('\n'));
-    const run = await cli('publish', '--kind', 'coupons.allocate', '--enterprise', 'E-cpn', '--coupon', 'C-cli', '--file', file, '--operation-id', 'cli-alloc', '--wait');
+    await writeFile(
+      file,
+      [
+        '{"memberId":"n-1","amount":"7.50"}',
+        '{"memberId":"n-2","amount":"7.50"}',
+        '{"memberId":"ghost","amount":"1.00"}',
+      ].join('\n'),
+    );
+    const run = await cli(
+      'publish',
+      '--kind',
+      'coupons.allocate',
+      '--enterprise',
+      'E-cpn',
+      '--coupon',
+      'C-cli',
+      '--file',
+      file,
+      '--operation-id',
+      'cli-alloc',
+      '--wait',
+    );
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/status\s+completed_with_rejections/);
     expect(run.stdout).toMatch(/insufficient_balance=1 not_a_member=1|not_a_member=1 insufficient_balance=1/);
-    const strict = await cli('publish', '--kind', 'coupons.allocate', '--enterprise', 'E-cpn', '--coupon', 'C-cli', '--file', file, '--operation-id', 'cli-alloc', '--wait', '--strict');
+    const strict = await cli(
+      'publish',
+      '--kind',
+      'coupons.allocate',
+      '--enterprise',
+      'E-cpn',
+      '--coupon',
+      'C-cli',
+      '--file',
+      file,
+      '--operation-id',
+      'cli-alloc',
+      '--wait',
+      '--strict',
+    );
     expect(strict.code).toBe(1);
 
     const rejections = await cli('rejections', 'cli-alloc');
@@ -92,11 +170,33 @@ describe('benefits publish', () => {
   it('refuses a file with a bad line before recording anything', async () => {
     const file = join(dir, 'bad.csv');
     await writeFile(file, 'ok-1\nok-2\nbad member\n');
-    const run = await cli('publish', '--kind', 'sharing.set', '--enterprise', 'E-cli', '--enabled', 'false', '--file', file, '--operation-id', 'cli-bad');
+    const run = await cli(
+      'publish',
+      '--kind',
+      'sharing.set',
+      '--enterprise',
+      'E-cli',
+      '--enabled',
+      'false',
+      '--file',
+      file,
+      '--operation-id',
+      'cli-bad',
+    );
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/memberIds\.2/);
     expect((await h.request('GET', '/v1/operations/cli-bad')).status).toBe(404);
-    const usage = await cli('publish', '--kind', 'sharing.set', '--enterprise', 'E-cli', '--enabled', 'maybe', '--file', file);
+    const usage = await cli(
+      'publish',
+      '--kind',
+      'sharing.set',
+      '--enterprise',
+      'E-cli',
+      '--enabled',
+      'maybe',
+      '--file',
+      file,
+    );
     expect(usage.code).not.toBe(0);
     expect(usage.stderr).toMatch(/true or false/);
     expect((await cli('status', 'nope')).code).toBe(1);

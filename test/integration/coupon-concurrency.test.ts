@@ -10,11 +10,15 @@ let h: Harness;
 let second: Service;
 beforeAll(async () => {
   h = await startHarness('coupon_race', { env: { WORKER_CONCURRENCY: '4' } });
-  second = await startService(loadConfig({ ...process.env, ...envOf(h), WORKER_CONCURRENCY: '4', LOG_LEVEL: 'silent' }), createLogger('silent'), {
-    api: false,
-    workers: true,
-    migrate: false,
-  });
+  second = await startService(
+    loadConfig({ ...process.env, ...envOf(h), WORKER_CONCURRENCY: '4', LOG_LEVEL: 'silent' }),
+    createLogger('silent'),
+    {
+      api: false,
+      workers: true,
+      migrate: false,
+    },
+  );
 });
 afterAll(async () => {
   await second?.stop();
@@ -22,7 +26,11 @@ afterAll(async () => {
 });
 
 function envOf(harness: Harness) {
-  return { DATABASE_URL: harness.config.databaseUrl, REDIS_URL: harness.config.redisUrl, QUEUE_PREFIX: harness.config.queuePrefix };
+  return {
+    DATABASE_URL: harness.config.databaseUrl,
+    REDIS_URL: harness.config.redisUrl,
+    QUEUE_PREFIX: harness.config.queuePrefix,
+  };
 }
 
 /** A seeded generator, so a failing run can be replayed. */
@@ -37,7 +45,10 @@ function random(seed: number) {
 describe('allocations and revocations racing on the same coupons', () => {
   it('never overdraw a coupon nor lose an update: face value = balance + unused allocations', async () => {
     const members = memberIds('race', 3000);
-    await h.waitForOperation(await h.publish({ kind: 'members.associate', enterpriseId: 'E-race', memberIds: members }), 60_000);
+    await h.waitForOperation(
+      await h.publish({ kind: 'members.associate', enterpriseId: 'E-race', memberIds: members }),
+      60_000,
+    );
     const coupons = ['C-race-1', 'C-race-2', 'C-race-3'];
     await h.waitForOperation(
       await h.publish({
@@ -55,7 +66,8 @@ describe('allocations and revocations racing on the same coupons', () => {
     );
 
     const rnd = random(42);
-    const amount = () => `${Math.floor(rnd() * 3)}.${String(Math.floor(rnd() * 100)).padStart(2, '0')}`.replace(/^0\.00$/, '0.01');
+    const amount = () =>
+      `${Math.floor(rnd() * 3)}.${String(Math.floor(rnd() * 100)).padStart(2, '0')}`.replace(/^0\.00$/, '0.01');
     const bodies: Record<string, unknown>[] = [];
     for (let op = 0; op < 24; op += 1) {
       const couponId = coupons[op % coupons.length]!;
@@ -69,7 +81,12 @@ describe('allocations and revocations racing on the same coupons', () => {
               couponId,
               revocations: slice.map((memberId, i) => (i % 2 ? { memberId } : { memberId, amount: amount() })),
             }
-          : { kind: 'coupons.allocate', enterpriseId: 'E-race', couponId, allocations: slice.map((memberId) => ({ memberId, amount: amount() })) },
+          : {
+              kind: 'coupons.allocate',
+              enterpriseId: 'E-race',
+              couponId,
+              allocations: slice.map((memberId) => ({ memberId, amount: amount() })),
+            },
       );
     }
     const operationIds = await Promise.all(bodies.map((body) => h.publish(body)));

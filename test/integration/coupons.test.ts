@@ -25,13 +25,22 @@ async function issue(enterpriseId: string, couponId: string, faceValue: string, 
   return run({
     kind: 'coupons.issue',
     enterpriseId,
-    coupons: [{ couponId, faceValue, allocationMode: 'multiple', ...window(-1, 30), products: ['ecs', 'oss'], ...extra }],
+    coupons: [
+      { couponId, faceValue, allocationMode: 'multiple', ...window(-1, 30), products: ['ecs', 'oss'], ...extra },
+    ],
   });
 }
 
 /** face value = master balance + members' unused + revoked-and-returned bookkeeping, exactly. */
 async function ledger(couponId: string) {
-  const { rows } = await sql<{ face: number; balance: number; unused: number; spent: number; allocated: number; revoked: number }>`
+  const { rows } = await sql<{
+    face: number;
+    balance: number;
+    unused: number;
+    spent: number;
+    allocated: number;
+    revoked: number;
+  }>`
     SELECT c.face_value_cents AS face, c.balance_cents AS balance,
            coalesce(sum(mc.unused_cents), 0)::int8 AS unused, coalesce(sum(mc.spent_cents), 0)::int8 AS spent,
            coalesce(sum(mc.allocated_cents), 0)::int8 AS allocated, coalesce(sum(mc.revoked_cents), 0)::int8 AS revoked
@@ -123,11 +132,26 @@ describe('allocating and revoking', () => {
       allocatable: false,
     });
 
-    const expired = await run({ kind: 'coupons.allocate', enterpriseId: 'E-rules', couponId: 'C-expired', allocations: [{ memberId: ids[0], amount: '1.00' }] });
+    const expired = await run({
+      kind: 'coupons.allocate',
+      enterpriseId: 'E-rules',
+      couponId: 'C-expired',
+      allocations: [{ memberId: ids[0], amount: '1.00' }],
+    });
     expect(expired.rejectedByReason).toEqual({ coupon_expired: 1 });
-    const future = await run({ kind: 'coupons.allocate', enterpriseId: 'E-rules', couponId: 'C-future', allocations: [{ memberId: ids[0], amount: '1.00' }] });
+    const future = await run({
+      kind: 'coupons.allocate',
+      enterpriseId: 'E-rules',
+      couponId: 'C-future',
+      allocations: [{ memberId: ids[0], amount: '1.00' }],
+    });
     expect(future.rejectedByReason).toEqual({ coupon_not_yet_valid: 1 });
-    const unknown = await run({ kind: 'coupons.allocate', enterpriseId: 'E-rules', couponId: 'C-none', allocations: [{ memberId: ids[0], amount: '1.00' }] });
+    const unknown = await run({
+      kind: 'coupons.allocate',
+      enterpriseId: 'E-rules',
+      couponId: 'C-none',
+      allocations: [{ memberId: ids[0], amount: '1.00' }],
+    });
     expect(unknown.rejectedByReason).toEqual({ unknown_coupon: 1 });
 
     const revoke = await run({
@@ -146,13 +170,21 @@ describe('allocating and revoking', () => {
       counts: { applied: 2, rejected: 3 },
       rejectedByReason: { amount_exceeds_recoverable: 1, nothing_to_revoke: 1, not_a_member: 1 },
     });
-    expect((await h.request('GET', '/v1/coupons/C-rules')).body).toMatchObject({ balance: '20.50', allocatedOutstanding: '29.50' });
+    expect((await h.request('GET', '/v1/coupons/C-rules')).body).toMatchObject({
+      balance: '20.50',
+      allocatedOutstanding: '29.50',
+    });
     const mine = await h.request('GET', `/v1/enterprises/E-rules/members/${ids[1]}/coupons`);
     expect(mine.body.items).toEqual([
       expect.objectContaining({ couponId: 'C-rules', allocated: '25.50', revoked: '0.50', unused: '25.00' }),
     ]);
     const rejections = await h.request('GET', `/v1/operations/${revoke.operationId}/rejections`);
-    expect(rejections.body.items[0]).toEqual({ position: 2, memberId: ids[3], couponId: 'C-rules', reason: 'amount_exceeds_recoverable' });
+    expect(rejections.body.items[0]).toEqual({
+      position: 2,
+      memberId: ids[3],
+      couponId: 'C-rules',
+      reason: 'amount_exceeds_recoverable',
+    });
 
     const history = await h.request('GET', `/v1/coupons/C-rules/history?memberId=${ids[1]}`);
     expect(history.body.items).toMatchObject([
@@ -178,9 +210,17 @@ describe('allocating and revoking', () => {
       allocations: ids.map((memberId) => ({ memberId, amount: '1.00' })),
     });
     expect(first).toMatchObject({ status: 'completed', counts: { applied: 250 }, progress: { chunksTotal: 3 } });
-    const second = await run({ kind: 'coupons.allocate', enterpriseId: 'E-once', couponId: 'C-once', allocations: [{ memberId: ids[0], amount: '1.00' }] });
+    const second = await run({
+      kind: 'coupons.allocate',
+      enterpriseId: 'E-once',
+      couponId: 'C-once',
+      allocations: [{ memberId: ids[0], amount: '1.00' }],
+    });
     expect(second.rejectedByReason).toEqual({ coupon_not_allocatable: 1 });
-    expect((await h.request('GET', '/v1/coupons/C-once')).body).toMatchObject({ balance: '750.00', allocatable: false });
+    expect((await h.request('GET', '/v1/coupons/C-once')).body).toMatchObject({
+      balance: '750.00',
+      allocatable: false,
+    });
   });
 
   it('thirty allocations of 0.10 sum to exactly 3.00', async () => {
@@ -194,7 +234,10 @@ describe('allocating and revoking', () => {
       allocations: ids.map((memberId) => ({ memberId, amount: '0.10' })),
     });
     expect(done.counts.applied).toBe(30);
-    expect((await h.request('GET', '/v1/coupons/C-dime')).body).toMatchObject({ balance: '0.00', allocatedOutstanding: '3.00' });
+    expect((await h.request('GET', '/v1/coupons/C-dime')).body).toMatchObject({
+      balance: '0.00',
+      allocatedOutstanding: '3.00',
+    });
   });
 });
 
@@ -225,8 +268,15 @@ describe('retries and re-publication', () => {
     const republished = await h.request('POST', '/v1/operations', body);
     expect(republished).toMatchObject({ status: 200, body: { status: 'completed' } });
     expect((await h.request('POST', '/v1/operations', { ...body, couponId: 'C-other' })).status).toBe(409);
-    expect((await h.request('GET', '/v1/coupons/C-twice')).body).toMatchObject({ balance: '700.00', allocatedOutstanding: '300.00' });
-    const rows = await h.service.db.selectFrom('coupon_history').select('id').where('operation_id', '=', 'alloc-twice').execute();
+    expect((await h.request('GET', '/v1/coupons/C-twice')).body).toMatchObject({
+      balance: '700.00',
+      allocatedOutstanding: '300.00',
+    });
+    const rows = await h.service.db
+      .selectFrom('coupon_history')
+      .select('id')
+      .where('operation_id', '=', 'alloc-twice')
+      .execute();
     expect(rows).toHaveLength(120);
   });
 });

@@ -12,7 +12,9 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 // (.ci/run installs it) a missing browser fails the test instead of passing it unseen.
 const haveChromium = existsSync(CHROMIUM) || process.env.CI === 'true';
 if (!haveChromium) {
-  console.warn(`dashboard.test.ts: SKIPPING the browser test: no Chromium at ${CHROMIUM} (apt-get install -y chromium)`);
+  console.warn(
+    `dashboard.test.ts: SKIPPING the browser test: no Chromium at ${CHROMIUM} (apt-get install -y chromium)`,
+  );
 }
 const CHROMIUM_ARGS = [
   '--headless',
@@ -35,7 +37,12 @@ beforeAll(async () => {
     workers: false,
     env: { DASHBOARD_USER: credentials.user, DASHBOARD_PASSWORD: credentials.password },
   });
-  await h.publish({ operationId: 'dash-op', kind: 'members.associate', enterpriseId: 'E-dash', memberIds: memberIds('dash', 150) });
+  await h.publish({
+    operationId: 'dash-op',
+    kind: 'members.associate',
+    enterpriseId: 'E-dash',
+    memberIds: memberIds('dash', 150),
+  });
 });
 afterAll(async () => h?.close());
 
@@ -107,7 +114,12 @@ describe.skipIf(!haveChromium)('the dashboard in a real browser', () => {
 
 describe('basic auth', () => {
   it('answers 401 with a challenge without credentials or with wrong ones', async () => {
-    for (const authorization of [undefined, basic(credentials.user, 'wrong'), basic('someone', credentials.password), 'Bearer x']) {
+    for (const authorization of [
+      undefined,
+      basic(credentials.user, 'wrong'),
+      basic('someone', credentials.password),
+      'Bearer x',
+    ]) {
       for (const path of ['/dashboard', '/dashboard/api/queues', '/dashboard/static/favicon-32x32.png']) {
         const response = await get(path, authorization);
         expect(response.status, `${path} with ${authorization}`).toBe(401);
@@ -123,7 +135,9 @@ describe('basic auth', () => {
     expect(page.headers.get('content-type')).toMatch(/text\/html/);
     const api = await get('/dashboard/api/queues', basic(credentials.user, credentials.password));
     expect(api.status).toBe(200);
-    const { queues } = (await api.json()) as { queues: Array<{ name: string; readOnlyMode: boolean; counts: Record<string, number> }> };
+    const { queues } = (await api.json()) as {
+      queues: Array<{ name: string; readOnlyMode: boolean; counts: Record<string, number> }>;
+    };
     expect(queues.map((q) => q.name).sort()).toEqual(Object.values(QUEUES).sort());
     expect(queues.find((q) => q.name === QUEUES.chunks)?.counts.waiting).toBe(2);
   });
@@ -137,7 +151,9 @@ describe('basic auth', () => {
 describe('read-only (the default)', () => {
   it('marks every queue read-only and refuses every change', async () => {
     const auth = basic(credentials.user, credentials.password);
-    const { queues } = (await (await get('/dashboard/api/queues', auth)).json()) as { queues: Array<{ readOnlyMode: boolean }> };
+    const { queues } = (await (await get('/dashboard/api/queues', auth)).json()) as {
+      queues: Array<{ readOnlyMode: boolean }>;
+    };
     expect(queues.every((q) => q.readOnlyMode)).toBe(true);
     for (const [method, path] of [
       ['PUT', `/dashboard/api/queues/${QUEUES.chunks}/pause`],
@@ -164,7 +180,9 @@ describe('DASHBOARD_READ_ONLY=false without credentials', () => {
   it('is open and lets an operator pause and resume a queue', async () => {
     const url = writable.service.url;
     expect((await fetch(`${url}/dashboard`)).status).toBe(200);
-    const { queues } = (await (await fetch(`${url}/dashboard/api/queues`)).json()) as { queues: Array<{ readOnlyMode: boolean }> };
+    const { queues } = (await (await fetch(`${url}/dashboard/api/queues`)).json()) as {
+      queues: Array<{ readOnlyMode: boolean }>;
+    };
     expect(queues.some((q) => q.readOnlyMode)).toBe(false);
     expect((await fetch(`${url}/dashboard/api/queues/${QUEUES.events}/pause`, { method: 'PUT' })).status).toBe(200);
     expect(await writable.service.queues.events.isPaused()).toBe(true);

@@ -23,11 +23,15 @@ beforeAll(async () => {
   await chmod(dataDir, 0o755);
   const port = 55_000 + Math.floor(Math.random() * 5_000);
   runtime = await resolveRuntime({}, { probe: nothingListens, dataDir, embeddedPort: port });
-  service = await startService(loadConfig({ ...runtime.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent' }), createLogger('silent'), {
-    api: true,
-    workers: true,
-    migrate: true,
-  });
+  service = await startService(
+    loadConfig({ ...runtime.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent' }),
+    createLogger('silent'),
+    {
+      api: true,
+      workers: true,
+      migrate: true,
+    },
+  );
 }, 120_000);
 
 afterAll(async () => {
@@ -47,10 +51,15 @@ describe('quick start with no servers', () => {
     expect(JSON.parse(ready.body)).toEqual({ status: 'ready', checks: { postgres: 'ok', queue: 'ok' } });
 
     const members = Array.from({ length: 250 }, (_, i) => `emb-${i}`);
-    const post = (body: unknown) => service.app!.inject({ method: 'POST', url: '/v1/operations', payload: body as never });
-    const assoc = JSON.parse((await post({ kind: 'members.associate', enterpriseId: 'E-emb', memberIds: members })).body);
+    const post = (body: unknown) =>
+      service.app!.inject({ method: 'POST', url: '/v1/operations', payload: body as never });
+    const assoc = JSON.parse(
+      (await post({ kind: 'members.associate', enterpriseId: 'E-emb', memberIds: members })).body,
+    );
     await awaitFinalOperation(service.db, assoc.operationId, { timeoutMs: 30_000, intervalMs: 50 });
-    const set = JSON.parse((await post({ kind: 'sharing.set', enterpriseId: 'E-emb', enabled: true, memberIds: members })).body);
+    const set = JSON.parse(
+      (await post({ kind: 'sharing.set', enterpriseId: 'E-emb', enabled: true, memberIds: members })).body,
+    );
     const done = await awaitFinalOperation(service.db, set.operationId, { timeoutMs: 30_000, intervalMs: 50 });
     expect(done).toMatchObject({ status: 'completed', counts: { applied: 250 }, progress: { chunksTotal: 3 } });
 

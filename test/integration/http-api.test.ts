@@ -12,12 +12,18 @@ describe('POST /v1/operations validation', () => {
     [{ kind: 'sharing.set', enterpriseId: 'E', memberIds: ['a'] }, 'enabled'],
     [{ kind: 'sharing.set', enterpriseId: 'E', enabled: 'yes', memberIds: ['a'] }, 'enabled'],
     [{ kind: 'sharing.set', enterpriseId: 'E', enabled: true, memberIds: [] }, 'memberIds'],
-    [{ kind: 'sharing.set', enterpriseId: 'E', enabled: true, memberIds: ['ok', "x'; DROP TABLE members;--"] }, 'memberIds.1'],
+    [
+      { kind: 'sharing.set', enterpriseId: 'E', enabled: true, memberIds: ['ok', "x'; DROP TABLE members;--"] },
+      'memberIds.1',
+    ],
     [{ kind: 'members.associate', enterpriseId: '<script>', memberIds: ['a'] }, 'enterpriseId'],
     [{ kind: 'sharing.set-default', enterpriseId: 'E', shareWithNewMembers: 1 }, 'shareWithNewMembers'],
     [{ kind: 'members.explode', enterpriseId: 'E' }, 'kind'],
     [{ kind: 'sharing.set', enterpriseId: 'E', enabled: true, memberIds: ['a'], extra: 1 }, ''],
-    [{ operationId: 'has:colon', kind: 'sharing.set', enterpriseId: 'E', enabled: true, memberIds: ['a'] }, 'operationId'],
+    [
+      { operationId: 'has:colon', kind: 'sharing.set', enterpriseId: 'E', enabled: true, memberIds: ['a'] },
+      'operationId',
+    ],
   ])('refuses %j naming %s', async (body, path) => {
     const response = await h.request('POST', '/v1/operations', body);
     expect(response.status).toBe(400);
@@ -45,7 +51,10 @@ describe('POST /v1/operations validation', () => {
   });
 
   it('writes nothing for a refused payload', async () => {
-    const count = await h.service.db.selectFrom('operations').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    const count = await h.service.db
+      .selectFrom('operations')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
     expect(Number(count.n)).toBe(0);
   });
 });
@@ -61,9 +70,18 @@ describe('read endpoints', () => {
 
   it('pages rejections and history with cursors', async () => {
     const strangers = memberIds('stranger', 150);
-    const operationId = await h.publish({ kind: 'sharing.set', enterpriseId: 'E-page', enabled: true, memberIds: strangers });
+    const operationId = await h.publish({
+      kind: 'sharing.set',
+      enterpriseId: 'E-page',
+      enabled: true,
+      memberIds: strangers,
+    });
     const view = await h.waitForOperation(operationId);
-    expect(view).toMatchObject({ status: 'completed_with_rejections', counts: { rejected: 150 }, rejectedByReason: { not_a_member: 150 } });
+    expect(view).toMatchObject({
+      status: 'completed_with_rejections',
+      counts: { rejected: 150 },
+      rejectedByReason: { not_a_member: 150 },
+    });
     const page1 = await h.request('GET', `/v1/operations/${operationId}/rejections`);
     expect(page1.body.items).toHaveLength(100);
     expect(page1.body.nextCursor).toBe('99');

@@ -35,13 +35,23 @@ async function historyCount(operationId: string) {
 
 describe('re-publishing an operation', () => {
   it('the same payload again has no second effect; a different payload is a conflict', async () => {
-    const body = { operationId: 'assoc-once', kind: 'members.associate', enterpriseId: 'E-idem', memberIds: ['i-1', 'i-2'] };
+    const body = {
+      operationId: 'assoc-once',
+      kind: 'members.associate',
+      enterpriseId: 'E-idem',
+      memberIds: ['i-1', 'i-2'],
+    };
     const first = await h.request('POST', '/v1/operations', body);
     expect(first).toMatchObject({ status: 202, body: { operationId: 'assoc-once', status: 'queued' } });
     await runAll('assoc-once', 1);
 
     // Key order differs: still the same payload.
-    const again = await h.request('POST', '/v1/operations', { memberIds: ['i-1', 'i-2'], enterpriseId: 'E-idem', kind: 'members.associate', operationId: 'assoc-once' });
+    const again = await h.request('POST', '/v1/operations', {
+      memberIds: ['i-1', 'i-2'],
+      enterpriseId: 'E-idem',
+      kind: 'members.associate',
+      operationId: 'assoc-once',
+    });
     expect(again.status).toBe(200);
     expect(again.body).toMatchObject({ operationId: 'assoc-once', status: 'completed', counts: { applied: 2 } });
     expect(await historyCount('assoc-once')).toBe(2);
@@ -81,7 +91,12 @@ describe('a worker that dies between the last chunk commit and settling the oper
     const ids = memberIds('unsettled', 150);
     const assocId = await h.publish({ kind: 'members.associate', enterpriseId: 'E-unsettled', memberIds: ids });
     await runAll(assocId, 2);
-    const operationId = await h.publish({ kind: 'sharing.set', enterpriseId: 'E-unsettled', enabled: true, memberIds: ids });
+    const operationId = await h.publish({
+      kind: 'sharing.set',
+      enterpriseId: 'E-unsettled',
+      enabled: true,
+      memberIds: ids,
+    });
     await runAll(operationId, 2);
 
     // The state such a crash leaves: every chunk committed and counted, the status not yet final.
@@ -109,7 +124,12 @@ describe('publication order', () => {
     await runAll(await h.publish({ kind: 'members.associate', enterpriseId: 'E-ord', memberIds: ids }), 2);
 
     const enable = await h.publish({ kind: 'sharing.set', enterpriseId: 'E-ord', enabled: true, memberIds: ids });
-    const disable = await h.publish({ kind: 'sharing.set', enterpriseId: 'E-ord', enabled: false, memberIds: ids.slice(0, 60) });
+    const disable = await h.publish({
+      kind: 'sharing.set',
+      enterpriseId: 'E-ord',
+      enabled: false,
+      memberIds: ids.slice(0, 60),
+    });
     // The later publication is processed first.
     const disabled = await runAll(disable, 1);
     expect(disabled.counts).toMatchObject({ unchanged: 60 });

@@ -28,7 +28,11 @@ describe('GET /metrics', () => {
     const members = memberIds('met', 240);
     // 250 items in 3 chunks: 240 members, then 10 of them again (rejected as duplicates).
     const associate = await h.waitForOperation(
-      await h.publish({ kind: 'members.associate', enterpriseId: 'E-met', memberIds: [...members, ...members.slice(0, 10)] }),
+      await h.publish({
+        kind: 'members.associate',
+        enterpriseId: 'E-met',
+        memberIds: [...members, ...members.slice(0, 10)],
+      }),
     );
     expect(associate).toMatchObject({
       status: 'completed_with_rejections',
@@ -62,7 +66,9 @@ describe('GET /metrics', () => {
     expect(value('benefits_chunk_duration_seconds_sum', { kind: 'members.associate' })).toBeGreaterThan(0);
 
     for (const outcome of ['applied', 'unchanged', 'superseded', 'rejected'] as const) {
-      expect(value('benefits_items_total', { kind: 'members.associate', outcome }), outcome).toBe(associate.counts[outcome]);
+      expect(value('benefits_items_total', { kind: 'members.associate', outcome }), outcome).toBe(
+        associate.counts[outcome],
+      );
     }
     const sharingCounts = { applied: 5, unchanged: 5, superseded: 0, rejected: 2 };
     for (const [outcome, n] of Object.entries(sharingCounts)) {
@@ -114,12 +120,18 @@ describe('GET /metrics', () => {
     const other = await startHarness('metrics-other', { workers: false });
     try {
       const { samples } = await scrape(other);
-      expect(sampleValue(samples, 'benefits_chunks_processed_total', { kind: 'members.associate', outcome: 'applied' })).toBe(0);
-      expect(sampleValue(samples, 'benefits_operations', { kind: 'members.associate', status: 'completed_with_rejections' })).toBe(0);
+      expect(
+        sampleValue(samples, 'benefits_chunks_processed_total', { kind: 'members.associate', outcome: 'applied' }),
+      ).toBe(0);
+      expect(
+        sampleValue(samples, 'benefits_operations', { kind: 'members.associate', status: 'completed_with_rejections' }),
+      ).toBe(0);
     } finally {
       await other.close();
     }
     const { samples } = await scrape(h);
-    expect(sampleValue(samples, 'benefits_chunks_processed_total', { kind: 'members.associate', outcome: 'applied' })).toBe(3);
+    expect(
+      sampleValue(samples, 'benefits_chunks_processed_total', { kind: 'members.associate', outcome: 'applied' }),
+    ).toBe(3);
   });
 });

@@ -19,7 +19,11 @@ async function events(operationId: string) {
 
 describe('completion events', () => {
   it('announce every finished operation once on the outbound queue', async () => {
-    const operationId = await h.publish({ kind: 'members.associate', enterpriseId: 'E-ev', memberIds: ['ev-1', 'stranger@x'] });
+    const operationId = await h.publish({
+      kind: 'members.associate',
+      enterpriseId: 'E-ev',
+      memberIds: ['ev-1', 'stranger@x'],
+    });
     await h.waitForOperation(operationId);
     const published = await events(operationId);
     expect(published).toEqual([
@@ -49,7 +53,10 @@ describe('cancel', () => {
       expect((await processor(first)).outcome).toBe('applied');
 
       const cancelled = await h.request('POST', `/v1/operations/${operationId}/cancel`);
-      expect(cancelled).toMatchObject({ status: 200, body: { status: 'cancelled', progress: { chunksDone: 1, chunksTotal: 5 } } });
+      expect(cancelled).toMatchObject({
+        status: 200,
+        body: { status: 'cancelled', progress: { chunksDone: 1, chunksTotal: 5 } },
+      });
       expect(cancelled.body.finishedAt).not.toBeNull();
       // A chunk already fetched before the cancel is skipped when it runs.
       expect(await processor(second)).toEqual({ outcome: 'cancelled' });
@@ -58,13 +65,19 @@ describe('cancel', () => {
     } finally {
       h.service.workers!.chunks.resume();
     }
-    const history = await h.service.db.selectFrom('sharing_history').select('member_id').where('operation_id', '=', operationId).execute();
+    const history = await h.service.db
+      .selectFrom('sharing_history')
+      .select('member_id')
+      .where('operation_id', '=', operationId)
+      .execute();
     expect(history).toHaveLength(100);
     expect((await h.request('GET', `/v1/enterprises/E-cx`)).body.sharingEnabledCount).toBe(100);
     expect((await events(operationId)).map((e) => e.status)).toEqual(['cancelled']);
     expect((await h.request('POST', `/v1/operations/${operationId}/cancel`)).status).toBe(200);
-    const done = await h.waitForOperation(await h.publish({ kind: 'sharing.set-default', enterpriseId: 'E-cx', shareWithNewMembers: true }));
-    expect((await h.request('POST', `/v1/operations/${done.operationId}/cancel`))).toMatchObject({
+    const done = await h.waitForOperation(
+      await h.publish({ kind: 'sharing.set-default', enterpriseId: 'E-cx', shareWithNewMembers: true }),
+    );
+    expect(await h.request('POST', `/v1/operations/${done.operationId}/cancel`)).toMatchObject({
       status: 409,
       body: { error: 'already_final', status: 'completed' },
     });
@@ -82,10 +95,16 @@ describe('retry', () => {
       BEGIN RAISE EXCEPTION 'poisoned member %', NEW.member_id; END $$ LANGUAGE plpgsql`.execute(h.service.db);
     await sql`
       CREATE TRIGGER poison BEFORE INSERT ON sharing_history FOR EACH ROW
-      WHEN (NEW.member_id = ${sql.lit(ids[150]!)} AND NEW.action = 'enable') EXECUTE FUNCTION poison()`.execute(h.service.db);
+      WHEN (NEW.member_id = ${sql.lit(ids[150]!)} AND NEW.action = 'enable') EXECUTE FUNCTION poison()`.execute(
+      h.service.db,
+    );
     const operationId = await h.publish({ kind: 'sharing.set', enterpriseId: 'E-rt', enabled: true, memberIds: ids });
     const failed = await h.waitForOperation(operationId);
-    expect(failed).toMatchObject({ status: 'failed', progress: { chunksDone: 3, chunksTotal: 3, itemsDone: 200 }, counts: { applied: 200 } });
+    expect(failed).toMatchObject({
+      status: 'failed',
+      progress: { chunksDone: 3, chunksTotal: 3, itemsDone: 200 },
+      counts: { applied: 200 },
+    });
     expect((await h.request('POST', `/v1/operations/${operationId}/retry`)).status).toBe(202);
     // Still poisoned: it fails again, and can be retried again once the cause is gone.
     expect((await h.waitForOperation(operationId)).status).toBe('failed');
@@ -93,10 +112,21 @@ describe('retry', () => {
     const retry = await h.request('POST', `/v1/operations/${operationId}/retry`);
     expect(retry).toMatchObject({ status: 202, body: { retriedChunks: [1] } });
     const done = await h.waitForOperation(operationId);
-    expect(done).toMatchObject({ status: 'completed', progress: { chunksDone: 3, chunksTotal: 3, itemsDone: 300 }, counts: { applied: 300 } });
-    const rows = await h.service.db.selectFrom('sharing_history').select('member_id').where('operation_id', '=', operationId).execute();
+    expect(done).toMatchObject({
+      status: 'completed',
+      progress: { chunksDone: 3, chunksTotal: 3, itemsDone: 300 },
+      counts: { applied: 300 },
+    });
+    const rows = await h.service.db
+      .selectFrom('sharing_history')
+      .select('member_id')
+      .where('operation_id', '=', operationId)
+      .execute();
     expect(rows).toHaveLength(300);
-    expect((await h.request('POST', `/v1/operations/${operationId}/retry`)).body).toEqual({ error: 'not_failed', status: 'completed' });
+    expect((await h.request('POST', `/v1/operations/${operationId}/retry`)).body).toEqual({
+      error: 'not_failed',
+      status: 'completed',
+    });
     expect((await events(operationId)).map((e) => e.status).sort()).toEqual(['completed', 'failed', 'failed']);
   });
 });

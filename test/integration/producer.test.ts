@@ -7,7 +7,11 @@ let h: Harness;
 let producer: Producer;
 beforeAll(async () => {
   h = await startHarness('producer');
-  producer = createProducer({ databaseUrl: h.isolated.databaseUrl, redisUrl: REDIS_URL, queuePrefix: h.config.queuePrefix });
+  producer = createProducer({
+    databaseUrl: h.isolated.databaseUrl,
+    redisUrl: REDIS_URL,
+    queuePrefix: h.config.queuePrefix,
+  });
 });
 afterAll(async () => {
   await producer?.close();
@@ -22,7 +26,16 @@ describe('the producer library', () => {
     expect(published.operationId).toMatch(/^[0-9a-f-]{36}$/);
     const done = await producer.waitForOperation(published.operationId, { timeoutMs: 10_000, intervalMs: 50 });
     expect(done).toMatchObject({ status: 'completed', counts: { applied: 10 } });
-    expect((await producer.publish({ operationId: published.operationId, kind: 'members.associate', enterpriseId: 'E-lib', memberIds: ids })).created).toBe(false);
+    expect(
+      (
+        await producer.publish({
+          operationId: published.operationId,
+          kind: 'members.associate',
+          enterpriseId: 'E-lib',
+          memberIds: ids,
+        })
+      ).created,
+    ).toBe(false);
   });
 
   it('refuses an invalid operation before anything is recorded', async () => {
@@ -44,7 +57,11 @@ describe('the producer library', () => {
         offline.publish({ kind: 'sharing.set-default', enterpriseId: 'E-offline', shareWithNewMembers: true }),
       ).rejects.toMatchObject({ code: 'queue_unavailable', message: expect.stringMatching(/Redis is not reachable/) });
       expect(Date.now() - started).toBeLessThan(10_000);
-      const recorded = await h.service.db.selectFrom('enterprises').select('enterprise_id').where('enterprise_id', '=', 'E-offline').execute();
+      const recorded = await h.service.db
+        .selectFrom('enterprises')
+        .select('enterprise_id')
+        .where('enterprise_id', '=', 'E-offline')
+        .execute();
       expect(recorded).toHaveLength(0);
     } finally {
       await offline.close();

@@ -39,7 +39,12 @@ describe('publishing straight onto the queue', () => {
     });
 
     // No operationId: the service names it after the job.
-    const set = await queue.add('operation', { kind: 'sharing.set', enterpriseId: 'E-raw', enabled: true, memberIds: ids.slice(0, 5) });
+    const set = await queue.add('operation', {
+      kind: 'sharing.set',
+      enterpriseId: 'E-raw',
+      enabled: true,
+      memberIds: ids.slice(0, 5),
+    });
     await set.waitUntilFinished(events, 10_000);
     const view = await h.waitForOperation(`job-${set.id}`);
     expect(view).toMatchObject({ kind: 'sharing.set', status: 'completed', counts: { applied: 5 } });
@@ -47,13 +52,23 @@ describe('publishing straight onto the queue', () => {
   });
 
   it('publishing the same operation twice applies it once', async () => {
-    const payload = { operationId: 'raw-twice', kind: 'sharing.set', enterpriseId: 'E-raw', enabled: false, memberIds: memberIds('raw', 3) };
+    const payload = {
+      operationId: 'raw-twice',
+      kind: 'sharing.set',
+      enterpriseId: 'E-raw',
+      enabled: false,
+      memberIds: memberIds('raw', 3),
+    };
     const first = await queue.add('operation', payload);
     const second = await queue.add('operation', payload);
     await Promise.all([first.waitUntilFinished(events, 10_000), second.waitUntilFinished(events, 10_000)]);
     const view = await h.waitForOperation('raw-twice');
     expect(view.counts).toMatchObject({ applied: 3, unchanged: 0 });
-    const rows = await h.service.db.selectFrom('sharing_history').select('member_id').where('operation_id', '=', 'raw-twice').execute();
+    const rows = await h.service.db
+      .selectFrom('sharing_history')
+      .select('member_id')
+      .where('operation_id', '=', 'raw-twice')
+      .execute();
     expect(rows).toHaveLength(3);
   });
 

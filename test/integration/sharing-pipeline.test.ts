@@ -25,7 +25,11 @@ describe('members and the share-with-new-members switch', () => {
     const flip = await h.waitForOperation(
       await h.publish({ kind: 'sharing.set-default', enterpriseId: 'E-switch', shareWithNewMembers: true }),
     );
-    expect(flip).toMatchObject({ status: 'completed', counts: { applied: 1 }, progress: { chunksDone: 1, chunksTotal: 1 } });
+    expect(flip).toMatchObject({
+      status: 'completed',
+      counts: { applied: 1 },
+      progress: { chunksDone: 1, chunksTotal: 1 },
+    });
     await associate('E-switch', ['sw-b']);
 
     const a = await h.request('GET', '/v1/enterprises/E-switch/members/sw-a');
@@ -106,13 +110,21 @@ describe('sharing.set', () => {
 
     const history = await h.request('GET', '/v1/enterprises/E-set/members/s-1/sharing-history');
     expect(history.body.items.map((i: { outcome: string }) => i.outcome)).toEqual(['unchanged', 'applied', 'applied']);
-    expect(history.body.items[0]).toMatchObject({ operationId, action: 'enable', sharingBefore: true, sharingAfter: true });
+    expect(history.body.items[0]).toMatchObject({
+      operationId,
+      action: 'enable',
+      sharingBefore: true,
+      sharingAfter: true,
+    });
   });
 
   it('splits a batch of 1,050 members into 11 chunks with exactly one history row per member', async () => {
     const ids = memberIds('big', 1050);
     const assoc = await associate('E-big', ids);
-    expect(assoc).toMatchObject({ status: 'completed', progress: { chunksTotal: 11, chunksDone: 11, itemsDone: 1050 } });
+    expect(assoc).toMatchObject({
+      status: 'completed',
+      progress: { chunksTotal: 11, chunksDone: 11, itemsDone: 1050 },
+    });
 
     const operationId = await h.publish({ kind: 'sharing.set', enterpriseId: 'E-big', enabled: true, memberIds: ids });
     const done = await h.waitForOperation(operationId);
@@ -132,7 +144,10 @@ describe('sharing.set', () => {
       SELECT count(*)::int AS n, count(DISTINCT member_id)::int AS distinct_members
       FROM sharing_history WHERE operation_id = ${operationId}`.execute(h.service.db);
     expect(rows[0]).toEqual({ n: 1050, distinct_members: 1050 });
-    expect((await h.request('GET', '/v1/enterprises/E-big')).body).toMatchObject({ memberCount: 1050, sharingEnabledCount: 1050 });
+    expect((await h.request('GET', '/v1/enterprises/E-big')).body).toMatchObject({
+      memberCount: 1050,
+      sharingEnabledCount: 1050,
+    });
 
     const page1 = await h.request('GET', `/v1/operations/${operationId}/rejections`);
     expect(page1.body).toEqual({ items: [], nextCursor: null });
@@ -144,7 +159,12 @@ describe('sharing.set', () => {
     const { service } = h;
     await service.workers!.chunks.pause();
     try {
-      const operationId = await h.publish({ kind: 'sharing.set', enterpriseId: 'E-slim', enabled: true, memberIds: ids });
+      const operationId = await h.publish({
+        kind: 'sharing.set',
+        enterpriseId: 'E-slim',
+        enabled: true,
+        memberIds: ids,
+      });
       const jobs = await service.queues.chunks.getJobs(['waiting', 'prioritized'], 0, 100);
       const ours = jobs.filter((j) => j.data.operationId === operationId);
       expect(ours.map((j) => j.id).sort()).toEqual([0, 1, 2].map((i) => `${operationId}-chunk-${i}`));

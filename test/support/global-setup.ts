@@ -10,7 +10,8 @@ const TEMPLATE_LOCK = 72_410_001;
 /** Changes whenever a migration file does, so a stale template is rebuilt. */
 async function migrationsFingerprint(): Promise<string> {
   const hash = createHash('sha256');
-  for (const name of (await readdir(MIGRATIONS)).sort()) hash.update(name).update(await readFile(new URL(name, MIGRATIONS)));
+  for (const name of (await readdir(MIGRATIONS)).sort())
+    hash.update(name).update(await readFile(new URL(name, MIGRATIONS)));
   return hash.digest('hex');
 }
 
@@ -45,7 +46,9 @@ export default async function setup(): Promise<void> {
 async function templateMatches(fingerprint: string): Promise<boolean> {
   const template = adminDb(databaseUrl(TEMPLATE_DATABASE));
   try {
-    const { rows } = await sql<{ fingerprint: string }>`SELECT fingerprint FROM test_template_fingerprint`.execute(template);
+    const { rows } = await sql<{ fingerprint: string }>`SELECT fingerprint FROM test_template_fingerprint`.execute(
+      template,
+    );
     return rows[0]?.fingerprint === fingerprint;
   } catch {
     return false; // no template yet, or one from before fingerprints: rebuild it

@@ -51,7 +51,8 @@ export async function startHarness(
     request,
     async publish(body) {
       const response = await request('POST', '/v1/operations', body);
-      if (response.status !== 202) throw new Error(`publish answered ${response.status}: ${JSON.stringify(response.body)}`);
+      if (response.status !== 202)
+        throw new Error(`publish answered ${response.status}: ${JSON.stringify(response.body)}`);
       return response.body.operationId as string;
     },
     waitForOperation: (operationId, timeoutMs = 30_000) =>

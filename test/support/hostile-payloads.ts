@@ -55,8 +55,34 @@ export const hostileId: fc.Arbitrary<string> = fc.oneof(
 
 /** Amounts the contract refuses: negative, NaN, exponents, three decimals, too large, numbers. */
 export const hostileAmount: fc.Arbitrary<unknown> = fc.oneof(
-  fc.constantFrom('-1', '-0.01', 'NaN', 'Infinity', '-Infinity', '1e3', '1E3', '1e-2', '1.234', '0.001', '0', '0.00', '00.10', '01',
-    '', ' 1.00', '1.00 ', '1,00', '+1', '0x10', '1.', '.5', '99999999999999', '1_000', 'null', '12.50\u0000'),
+  fc.constantFrom(
+    '-1',
+    '-0.01',
+    'NaN',
+    'Infinity',
+    '-Infinity',
+    '1e3',
+    '1E3',
+    '1e-2',
+    '1.234',
+    '0.001',
+    '0',
+    '0.00',
+    '00.10',
+    '01',
+    '',
+    ' 1.00',
+    '1.00 ',
+    '1,00',
+    '+1',
+    '0x10',
+    '1.',
+    '.5',
+    '99999999999999',
+    '1_000',
+    'null',
+    '12.50\u0000',
+  ),
   fc.integer({ min: -1_000_000, max: -1 }).map(String),
   fc.tuple(fc.nat(9_999), fc.integer({ min: 100, max: 99_999 })).map(([whole, fraction]) => `${whole}.${fraction}`),
   fc.tuple(fc.integer({ min: 1, max: 999 }), fc.integer({ min: -20, max: 20 })).map(([m, e]) => `${m}e${e}`),
@@ -78,11 +104,28 @@ const wrongType = (expected: 'string' | 'boolean' | 'array' | 'object'): fc.Arbi
   );
 
 const badTimestamp = fc.oneof(
-  fc.constantFrom('yesterday', '2026-13-01T00:00:00Z', '2026-10-01T00:00:00', '2026-10-01', '01/10/2026', '', 'NaN', '2026-10-01T25:00:00Z'),
+  fc.constantFrom(
+    'yesterday',
+    '2026-13-01T00:00:00Z',
+    '2026-10-01T00:00:00',
+    '2026-10-01',
+    '01/10/2026',
+    '',
+    'NaN',
+    '2026-10-01T25:00:00Z',
+  ),
   fc.integer({ min: 0, max: 2_000_000_000_000 }),
 );
 
-const KINDS = ['members.associate', 'members.dissociate', 'sharing.set-default', 'sharing.set', 'coupons.issue', 'coupons.allocate', 'coupons.revoke'];
+const KINDS = [
+  'members.associate',
+  'members.dissociate',
+  'sharing.set-default',
+  'sharing.set',
+  'coupons.issue',
+  'coupons.allocate',
+  'coupons.revoke',
+];
 
 /** A valid payload of a random kind, with 1–4 items, as a mutable plain object. */
 const validPayload = (operationId: string): fc.Arbitrary<Record<string, any>> =>
@@ -115,7 +158,11 @@ const validPayload = (operationId: string): fc.Arbitrary<Record<string, any>> =>
     }
   });
 
-type Slot = { path: (string | number)[]; type: 'id' | 'amount' | 'boolean' | 'array' | 'timestamp' | 'mode' | 'kind'; required: boolean };
+type Slot = {
+  path: (string | number)[];
+  type: 'id' | 'amount' | 'boolean' | 'array' | 'timestamp' | 'mode' | 'kind';
+  required: boolean;
+};
 
 /** Every field of a valid payload, with what it must hold. */
 function slots(payload: Record<string, any>): Slot[] {
@@ -129,7 +176,9 @@ function slots(payload: Record<string, any>): Slot[] {
   if ('couponId' in payload) out.push({ path: ['couponId'], type: 'id', required: true });
   if (payload.memberIds) {
     out.push({ path: ['memberIds'], type: 'array', required: true });
-    payload.memberIds.forEach((_: unknown, i: number) => out.push({ path: ['memberIds', i], type: 'id', required: true }));
+    payload.memberIds.forEach((_: unknown, i: number) =>
+      out.push({ path: ['memberIds', i], type: 'id', required: true }),
+    );
   }
   for (const list of ['allocations', 'revocations'] as const) {
     if (!payload[list]) continue;
@@ -169,7 +218,11 @@ const badValue = (type: Slot['type']): fc.Arbitrary<unknown> => {
     case 'mode':
       return fc.oneof(fc.constantFrom('twice', 'ONCE', 'Once', '', 'once '), wrongType('string'));
     case 'kind':
-      return fc.oneof(fc.constantFrom('sharing.SET', 'members', 'coupons.allocate ', "sharing.set'; --", ''), fc.string({ maxLength: 20 }).filter((s) => !KINDS.includes(s)), wrongType('string'));
+      return fc.oneof(
+        fc.constantFrom('sharing.SET', 'members', 'coupons.allocate ', "sharing.set'; --", ''),
+        fc.string({ maxLength: 20 }).filter((s) => !KINDS.includes(s)),
+        wrongType('string'),
+      );
   }
 };
 
@@ -186,7 +239,10 @@ export const brokenPayload = (operationId: string): fc.Arbitrary<HostileCase> =>
   validPayload(operationId).chain((valid) => {
     const all = slots(valid);
     const required = all.filter((s) => s.required);
-    const objects: (string | number)[][] = [[], ...all.filter((s) => s.type === 'id' && s.path.length === 3).map((s) => s.path.slice(0, 2))];
+    const objects: (string | number)[][] = [
+      [],
+      ...all.filter((s) => s.type === 'id' && s.path.length === 3).map((s) => s.path.slice(0, 2)),
+    ];
     const clone = () => structuredClone(valid);
     return fc.oneof(
       fc.constantFrom(...all).chain((slot) =>
@@ -201,29 +257,66 @@ export const brokenPayload = (operationId: string): fc.Arbitrary<HostileCase> =>
         setAt(payload, slot.path, undefined, true);
         return { payload, field: slot.path.join('.'), note: `${slot.path.join('.')} missing` };
       }),
-      fc.tuple(fc.constantFrom(...objects), fc.oneof(fc.constantFrom(...ATTACKS.filter(Boolean)), fc.string({ unit: 'binary', minLength: 1, maxLength: 20 })), fc.jsonValue({ maxDepth: 1 })).map(([at, key, value]) => {
-        const payload = clone();
-        let node: any = payload;
-        for (const k of at) node = node[k];
-        const known = ['operationId', 'kind', 'enterpriseId', 'enabled', 'shareWithNewMembers', 'couponId', 'memberIds', 'allocations', 'revocations', 'coupons', 'memberId', 'amount', 'faceValue', 'allocationMode', 'validFrom', 'validUntil', 'products'];
-        const name = known.includes(key) || key === '__proto__' ? `${key}-extra` : key;
-        Object.defineProperty(node, name, { value, enumerable: true, writable: true, configurable: true });
-        return { payload, field: at.join('.'), unknownKey: true, note: `unknown key ${JSON.stringify(name)} at ${at.join('.') || '(root)'}` };
-      }),
+      fc
+        .tuple(
+          fc.constantFrom(...objects),
+          fc.oneof(
+            fc.constantFrom(...ATTACKS.filter(Boolean)),
+            fc.string({ unit: 'binary', minLength: 1, maxLength: 20 }),
+          ),
+          fc.jsonValue({ maxDepth: 1 }),
+        )
+        .map(([at, key, value]) => {
+          const payload = clone();
+          let node: any = payload;
+          for (const k of at) node = node[k];
+          const known = [
+            'operationId',
+            'kind',
+            'enterpriseId',
+            'enabled',
+            'shareWithNewMembers',
+            'couponId',
+            'memberIds',
+            'allocations',
+            'revocations',
+            'coupons',
+            'memberId',
+            'amount',
+            'faceValue',
+            'allocationMode',
+            'validFrom',
+            'validUntil',
+            'products',
+          ];
+          const name = known.includes(key) || key === '__proto__' ? `${key}-extra` : key;
+          Object.defineProperty(node, name, { value, enumerable: true, writable: true, configurable: true });
+          return {
+            payload,
+            field: at.join('.'),
+            unknownKey: true,
+            note: `unknown key ${JSON.stringify(name)} at ${at.join('.') || '(root)'}`,
+          };
+        }),
       // validUntil not after validFrom: a rule across two fields.
       ...(valid.coupons
-        ? [fc.constant(null).map(() => {
-            const payload = clone();
-            payload.coupons[0].validUntil = payload.coupons[0].validFrom;
-            return { payload, field: 'coupons.0.validUntil', note: 'validUntil = validFrom' };
-          })]
+        ? [
+            fc.constant(null).map(() => {
+              const payload = clone();
+              payload.coupons[0].validUntil = payload.coupons[0].validFrom;
+              return { payload, field: 'coupons.0.validUntil', note: 'validUntil = validFrom' };
+            }),
+          ]
         : []),
     );
   });
 
 /** Anything at all as the whole payload: every JSON value, none of which is a valid operation. */
 export const randomPayload: fc.Arbitrary<HostileCase> = fc
-  .oneof(fc.jsonValue({ maxDepth: 3 }), fc.dictionary(fc.constantFrom('kind', 'enterpriseId', 'memberIds', 'x'), fc.jsonValue({ maxDepth: 1 })))
+  .oneof(
+    fc.jsonValue({ maxDepth: 3 }),
+    fc.dictionary(fc.constantFrom('kind', 'enterpriseId', 'memberIds', 'x'), fc.jsonValue({ maxDepth: 1 })),
+  )
   .map((payload) => ({ payload, field: '', note: `random ${describe(payload)}` }));
 
 /** Request bodies that are not JSON at all, or JSON that fastify refuses (prototype poisoning). */

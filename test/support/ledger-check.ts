@@ -54,11 +54,14 @@ export async function expectLedgerConsistent(
       const items = await uploadItems(tx, unique);
       await checkItems(tx, problems);
       const totals = await checkCounters(tx, problems);
-      const inOrder = unique.filter((p) => byId.has(p.operationId)).sort((a, b) => byId.get(a.operationId)!.seq - byId.get(b.operationId)!.seq);
+      const inOrder = unique
+        .filter((p) => byId.has(p.operationId))
+        .sort((a, b) => byId.get(a.operationId)!.seq - byId.get(b.operationId)!.seq);
       const model = modelFaultFree(inOrder);
       await checkCounts(tx, unique, byId, model, options, problems);
       const state = await checkState(tx, model, problems);
-      const shown = problems.length > SHOWN ? [...problems.slice(0, SHOWN), `… ${problems.length - SHOWN} more`] : problems;
+      const shown =
+        problems.length > SHOWN ? [...problems.slice(0, SHOWN), `… ${problems.length - SHOWN} more`] : problems;
       expect(shown, `ledger check:\n${shown.join('\n')}`).toEqual([]);
       return {
         operations: unique.length,
@@ -145,7 +148,9 @@ async function uploadItems(tx: Transaction<any>, published: readonly PublishedOp
   let total = 0;
   const flush = async () => {
     if (ops.length === 0) return;
-    await sql`INSERT INTO ledger_items SELECT * FROM unnest(${ops}::text[], ${positions}::int[], ${keys}::text[])`.execute(tx);
+    await sql`INSERT INTO ledger_items SELECT * FROM unnest(${ops}::text[], ${positions}::int[], ${keys}::text[])`.execute(
+      tx,
+    );
     total += ops.length;
     ops = [];
     positions = [];
@@ -177,7 +182,8 @@ async function checkItems(tx: Transaction<any>, problems: string[]): Promise<voi
     LEFT JOIN ledger_items i ON i.operation_id = r.operation_id AND i.position = r.position
     WHERE i.key IS DISTINCT FROM coalesce(r.member_id, r.coupon_id)
     LIMIT ${SHOWN}`.execute(tx);
-  for (const r of strayRejections) problems.push(`stray rejection ${r.operation_id}#${r.position} ${r.key} ${r.reason}`);
+  for (const r of strayRejections)
+    problems.push(`stray rejection ${r.operation_id}#${r.position} ${r.key} ${r.reason}`);
 
   // A history row for a member (or coupon) the operation does not name.
   const { rows: strayHistory } = await sql<{ operation_id: string; key: string }>`
@@ -188,7 +194,14 @@ async function checkItems(tx: Transaction<any>, problems: string[]): Promise<voi
 
   // Per key of an operation named k times: history rows + rejections = k, at most one history
   // row, and when it was applied every other occurrence is a duplicate_item.
-  const { rows: unaccounted } = await sql<{ operation_id: string; key: string; k: number; h: number; r: number; d: number }>`
+  const { rows: unaccounted } = await sql<{
+    operation_id: string;
+    key: string;
+    k: number;
+    h: number;
+    r: number;
+    d: number;
+  }>`
     WITH items AS (SELECT operation_id, key, count(*)::int AS k FROM ledger_items GROUP BY 1, 2),
          hist AS (SELECT operation_id, key, count(*)::int AS h FROM ${HISTORY} x GROUP BY 1, 2),
          rej AS (SELECT i.operation_id, i.key, count(*)::int AS r, (count(*) FILTER (WHERE r.reason = 'duplicate_item'))::int AS d
@@ -199,13 +212,28 @@ async function checkItems(tx: Transaction<any>, problems: string[]): Promise<voi
     WHERE coalesce(h, 0) + coalesce(r, 0) <> k OR coalesce(h, 0) > 1 OR (coalesce(h, 0) = 1 AND coalesce(d, 0) <> k - 1)
     LIMIT ${SHOWN}`.execute(tx);
   for (const u of unaccounted) {
-    problems.push(`${u.operation_id} ${u.key}: named ${u.k}×, ${u.h} history rows, ${u.r} rejections (${u.d} duplicate_item)`);
+    problems.push(
+      `${u.operation_id} ${u.key}: named ${u.k}×, ${u.h} history rows, ${u.r} rejections (${u.d} duplicate_item)`,
+    );
   }
 }
 
 /** The operation's counters against its rows; one chunk row per chunk, all applied. */
-async function checkCounters(tx: Transaction<any>, problems: string[]): Promise<{ history: number; rejections: number }> {
-  const { rows } = await sql<{ operation_id: string; kind: string; done: number; rejected: number; history: number; rejections: number; chunks: number; chunks_total: number | null; applied_chunks: number }>`
+async function checkCounters(
+  tx: Transaction<any>,
+  problems: string[],
+): Promise<{ history: number; rejections: number }> {
+  const { rows } = await sql<{
+    operation_id: string;
+    kind: string;
+    done: number;
+    rejected: number;
+    history: number;
+    rejections: number;
+    chunks: number;
+    chunks_total: number | null;
+    applied_chunks: number;
+  }>`
     WITH hist AS (SELECT operation_id, count(*)::int AS n FROM ${HISTORY} x GROUP BY 1),
          rej AS (SELECT operation_id, count(*)::int AS n FROM operation_rejections GROUP BY 1),
          chunks AS (SELECT operation_id, count(*)::int AS n, (count(*) FILTER (WHERE status = 'applied'))::int AS applied
@@ -214,7 +242,9 @@ async function checkCounters(tx: Transaction<any>, problems: string[]): Promise<
            coalesce(hist.n, 0) AS history, coalesce(rej.n, 0) AS rejections,
            coalesce(chunks.n, 0) AS chunks, o.chunks_total, coalesce(chunks.applied, 0) AS applied_chunks
     FROM operations o
-    LEFT JOIN hist USING (operation_id) LEFT JOIN rej USING (operation_id) LEFT JOIN chunks USING (operation_id)`.execute(tx);
+    LEFT JOIN hist USING (operation_id) LEFT JOIN rej USING (operation_id) LEFT JOIN chunks USING (operation_id)`.execute(
+    tx,
+  );
   let history = 0;
   let rejections = 0;
   for (const r of rows) {
@@ -223,10 +253,14 @@ async function checkCounters(tx: Transaction<any>, problems: string[]): Promise<
     // The enterprise switch is one item with no history table of its own.
     const expectedHistory = r.kind === 'sharing.set-default' ? 0 : r.done;
     if (r.history !== expectedHistory || r.rejections !== r.rejected) {
-      problems.push(`${r.operation_id}: counters say ${r.done} applied/unchanged/superseded and ${r.rejected} rejected, rows say ${r.history} and ${r.rejections}`);
+      problems.push(
+        `${r.operation_id}: counters say ${r.done} applied/unchanged/superseded and ${r.rejected} rejected, rows say ${r.history} and ${r.rejections}`,
+      );
     }
     if (r.chunks !== (r.chunks_total ?? 0) || r.applied_chunks !== r.chunks) {
-      problems.push(`${r.operation_id}: ${r.chunks} chunk rows (${r.applied_chunks} applied) for ${r.chunks_total} chunks`);
+      problems.push(
+        `${r.operation_id}: ${r.chunks} chunk rows (${r.applied_chunks} applied) for ${r.chunks_total} chunks`,
+      );
     }
   }
   return { history, rejections };
@@ -260,27 +294,53 @@ async function checkCounts(
   }
 }
 
-const sorted = (record: Record<string, number>) => Object.fromEntries(Object.entries(record).sort(([a], [b]) => a.localeCompare(b)));
+const sorted = (record: Record<string, number>) =>
+  Object.fromEntries(Object.entries(record).sort(([a], [b]) => a.localeCompare(b)));
 
-async function checkState(tx: Transaction<any>, model: ModelState, problems: string[]): Promise<{ members: number; coupons: number }> {
+async function checkState(
+  tx: Transaction<any>,
+  model: ModelState,
+  problems: string[],
+): Promise<{ members: number; coupons: number }> {
   const mismatch = (what: string, seen: unknown, wanted: unknown) => {
-    if (JSON.stringify(seen) !== JSON.stringify(wanted)) problems.push(`${what}: ${JSON.stringify(seen)}, fault-free ${JSON.stringify(wanted)}`);
+    if (JSON.stringify(seen) !== JSON.stringify(wanted))
+      problems.push(`${what}: ${JSON.stringify(seen)}, fault-free ${JSON.stringify(wanted)}`);
   };
   const { rows: members } = await sql<{ member_id: string; enterprise_id: string | null; sharing_enabled: boolean }>`
     SELECT member_id, enterprise_id, sharing_enabled FROM members`.execute(tx);
-  const inDb = new Map(members.map((m) => [m.member_id, { enterpriseId: m.enterprise_id, sharingEnabled: m.sharing_enabled }]));
+  const inDb = new Map(
+    members.map((m) => [m.member_id, { enterpriseId: m.enterprise_id, sharingEnabled: m.sharing_enabled }]),
+  );
   for (const [memberId, member] of inDb) {
-    mismatch(`member ${memberId}`, member, model.members.get(memberId) ?? { enterpriseId: null, sharingEnabled: false });
+    mismatch(
+      `member ${memberId}`,
+      member,
+      model.members.get(memberId) ?? { enterpriseId: null, sharingEnabled: false },
+    );
   }
   for (const [memberId, member] of model.members) {
-    if (!inDb.has(memberId) && member.enterpriseId !== null) problems.push(`member ${memberId}: missing, fault-free ${JSON.stringify(member)}`);
+    if (!inDb.has(memberId) && member.enterpriseId !== null)
+      problems.push(`member ${memberId}: missing, fault-free ${JSON.stringify(member)}`);
   }
 
   const { rows: enterprises } = await sql<{ enterprise_id: string; share_with_new_members: boolean }>`
     SELECT enterprise_id, share_with_new_members FROM enterprises`.execute(tx);
-  for (const e of enterprises) mismatch(`enterprise ${e.enterprise_id}`, e.share_with_new_members, model.enterprises.get(e.enterprise_id) ?? false);
+  for (const e of enterprises)
+    mismatch(
+      `enterprise ${e.enterprise_id}`,
+      e.share_with_new_members,
+      model.enterprises.get(e.enterprise_id) ?? false,
+    );
 
-  const { rows: coupons } = await sql<{ coupon_id: string; enterprise_id: string; face: number; balance: number; taken_by: string | null; unused: number; spent: number }>`
+  const { rows: coupons } = await sql<{
+    coupon_id: string;
+    enterprise_id: string;
+    face: number;
+    balance: number;
+    taken_by: string | null;
+    unused: number;
+    spent: number;
+  }>`
     SELECT c.coupon_id, c.enterprise_id, c.face_value_cents::int8 AS face, c.balance_cents::int8 AS balance,
            c.allocation_operation_id AS taken_by,
            coalesce(sum(mc.unused_cents), 0)::int8 AS unused, coalesce(sum(mc.spent_cents), 0)::int8 AS spent
@@ -288,29 +348,49 @@ async function checkState(tx: Transaction<any>, model: ModelState, problems: str
   mismatch('coupons', coupons.map((c) => c.coupon_id).sort(), [...model.coupons.keys()].sort());
   for (const c of coupons) {
     const wanted = model.coupons.get(c.coupon_id);
-    mismatch(`coupon ${c.coupon_id}`, [c.enterprise_id, Number(c.face), Number(c.balance), c.taken_by], wanted && [
-      wanted.enterpriseId,
-      wanted.faceValueCents,
-      wanted.balanceCents,
-      wanted.allocationOperationId,
-    ]);
+    mismatch(
+      `coupon ${c.coupon_id}`,
+      [c.enterprise_id, Number(c.face), Number(c.balance), c.taken_by],
+      wanted && [wanted.enterpriseId, wanted.faceValueCents, wanted.balanceCents, wanted.allocationOperationId],
+    );
     // The ledger: face value = master balance + members' unused + spent.
     mismatch(`coupon ${c.coupon_id} ledger`, Number(c.face), Number(c.balance) + Number(c.unused) + Number(c.spent));
   }
 
-  const { rows: holdings } = await sql<{ key: string; allocated: number; revoked: number; spent: number; unused: number }>`
+  const { rows: holdings } = await sql<{
+    key: string;
+    allocated: number;
+    revoked: number;
+    spent: number;
+    unused: number;
+  }>`
     SELECT coupon_id || ' ' || member_id AS key, allocated_cents::int8 AS allocated, revoked_cents::int8 AS revoked,
            spent_cents::int8 AS spent, unused_cents::int8 AS unused
     FROM member_coupons`.execute(tx);
   mismatch('holdings', holdings.length, model.holdings.size);
   for (const h of holdings) {
     const wanted = model.holdings.get(h.key);
-    mismatch(`holding ${h.key}`, [Number(h.allocated), Number(h.revoked), Number(h.spent), Number(h.unused)], wanted && [
-      wanted.allocatedCents,
-      wanted.revokedCents,
-      0,
-      wanted.unusedCents,
-    ]);
+    mismatch(
+      `holding ${h.key}`,
+      [Number(h.allocated), Number(h.revoked), Number(h.spent), Number(h.unused)],
+      wanted && [wanted.allocatedCents, wanted.revokedCents, 0, wanted.unusedCents],
+    );
   }
   return { members: members.length, coupons: coupons.length };
+}
+
+/**
+ * Publishes through a harness (read lazily: it is started in beforeAll) and remembers every
+ * operation for the closing ledger check.
+ */
+export function ledgerPublisher(harness: () => { publish(body: Record<string, unknown>): Promise<string> }) {
+  const published: PublishedOperation[] = [];
+  return {
+    published,
+    async publish(payload: Record<string, unknown>): Promise<string> {
+      const operationId = await harness().publish(payload);
+      published.push({ operationId, payload });
+      return operationId;
+    },
+  };
 }

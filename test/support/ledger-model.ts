@@ -76,7 +76,13 @@ export function cents(amount: string): number {
 
 /** Applies `operations` (already in publication order) to an empty world. */
 export function modelFaultFree(operations: readonly PublishedOperation[], now = Date.now()): ModelState {
-  const state: ModelState = { members: new Map(), enterprises: new Map(), coupons: new Map(), holdings: new Map(), counts: new Map() };
+  const state: ModelState = {
+    members: new Map(),
+    enterprises: new Map(),
+    coupons: new Map(),
+    holdings: new Map(),
+    counts: new Map(),
+  };
   for (const { operationId, payload } of operations) {
     const counts: ModelCounts = { applied: 0, unchanged: 0, rejected: 0, rejectedByReason: {} };
     const reject = (reason: string) => {
@@ -130,30 +136,38 @@ export function modelFaultFree(operations: readonly PublishedOperation[], now = 
         state.enterprises.set(enterpriseId, payload.shareWithNewMembers as boolean);
         break;
       case 'coupons.issue':
-        eachUnique(payload.coupons as any[], (c) => c.couponId, (c) => {
-          const terms = {
-            enterpriseId,
-            faceValueCents: cents(c.faceValue),
-            allocationMode: c.allocationMode,
-            validFrom: Date.parse(c.validFrom),
-            validUntil: Date.parse(c.validUntil),
-            products: c.products as string[],
-          };
-          const existing = state.coupons.get(c.couponId);
-          if (!existing) {
-            state.coupons.set(c.couponId, { ...terms, balanceCents: terms.faceValueCents, allocationOperationId: null });
-            counts.applied += 1;
-          } else if (
-            existing.enterpriseId === enterpriseId &&
-            existing.faceValueCents === terms.faceValueCents &&
-            existing.allocationMode === terms.allocationMode &&
-            existing.validFrom === terms.validFrom &&
-            existing.validUntil === terms.validUntil &&
-            existing.products.join('\n') === terms.products.join('\n')
-          ) {
-            counts.unchanged += 1;
-          } else reject('coupon_exists');
-        });
+        eachUnique(
+          payload.coupons as any[],
+          (c) => c.couponId,
+          (c) => {
+            const terms = {
+              enterpriseId,
+              faceValueCents: cents(c.faceValue),
+              allocationMode: c.allocationMode,
+              validFrom: Date.parse(c.validFrom),
+              validUntil: Date.parse(c.validUntil),
+              products: c.products as string[],
+            };
+            const existing = state.coupons.get(c.couponId);
+            if (!existing) {
+              state.coupons.set(c.couponId, {
+                ...terms,
+                balanceCents: terms.faceValueCents,
+                allocationOperationId: null,
+              });
+              counts.applied += 1;
+            } else if (
+              existing.enterpriseId === enterpriseId &&
+              existing.faceValueCents === terms.faceValueCents &&
+              existing.allocationMode === terms.allocationMode &&
+              existing.validFrom === terms.validFrom &&
+              existing.validUntil === terms.validUntil &&
+              existing.products.join('\n') === terms.products.join('\n')
+            ) {
+              counts.unchanged += 1;
+            } else reject('coupon_exists');
+          },
+        );
         break;
       case 'coupons.allocate': {
         const coupon = state.coupons.get(payload.couponId);
@@ -161,40 +175,52 @@ export function modelFaultFree(operations: readonly PublishedOperation[], now = 
         if (!coupon || coupon.enterpriseId !== enterpriseId) problem = 'unknown_coupon';
         else if (now < coupon.validFrom) problem = 'coupon_not_yet_valid';
         else if (now > coupon.validUntil) problem = 'coupon_expired';
-        else if (coupon.allocationMode === 'once' && coupon.allocationOperationId && coupon.allocationOperationId !== operationId) {
+        else if (
+          coupon.allocationMode === 'once' &&
+          coupon.allocationOperationId &&
+          coupon.allocationOperationId !== operationId
+        ) {
           problem = 'coupon_not_allocatable';
         }
         if (!problem && coupon!.allocationMode === 'once') coupon!.allocationOperationId = operationId;
-        eachUnique(payload.allocations as any[], (a) => a.memberId, (a) => {
-          if (problem) return reject(problem);
-          const amount = cents(a.amount);
-          if (!isMember(a.memberId)) return reject('not_a_member');
-          if (amount > coupon!.balanceCents) return reject('insufficient_balance');
-          const key = `${payload.couponId} ${a.memberId}`;
-          const holding = state.holdings.get(key) ?? { allocatedCents: 0, revokedCents: 0, unusedCents: 0 };
-          holding.allocatedCents += amount;
-          holding.unusedCents += amount;
-          state.holdings.set(key, holding);
-          coupon!.balanceCents -= amount;
-          counts.applied += 1;
-        });
+        eachUnique(
+          payload.allocations as any[],
+          (a) => a.memberId,
+          (a) => {
+            if (problem) return reject(problem);
+            const amount = cents(a.amount);
+            if (!isMember(a.memberId)) return reject('not_a_member');
+            if (amount > coupon!.balanceCents) return reject('insufficient_balance');
+            const key = `${payload.couponId} ${a.memberId}`;
+            const holding = state.holdings.get(key) ?? { allocatedCents: 0, revokedCents: 0, unusedCents: 0 };
+            holding.allocatedCents += amount;
+            holding.unusedCents += amount;
+            state.holdings.set(key, holding);
+            coupon!.balanceCents -= amount;
+            counts.applied += 1;
+          },
+        );
         break;
       }
       case 'coupons.revoke': {
         const coupon = state.coupons.get(payload.couponId);
         const known = coupon !== undefined && coupon.enterpriseId === enterpriseId;
-        eachUnique(payload.revocations as any[], (r) => r.memberId, (r) => {
-          if (!known) return reject('unknown_coupon');
-          const holding = state.holdings.get(`${payload.couponId} ${r.memberId}`);
-          if (!holding && !isMember(r.memberId)) return reject('not_a_member');
-          if (!holding || holding.unusedCents === 0) return reject('nothing_to_revoke');
-          const amount = r.amount === undefined ? holding.unusedCents : cents(r.amount);
-          if (amount > holding.unusedCents) return reject('amount_exceeds_recoverable');
-          holding.unusedCents -= amount;
-          holding.revokedCents += amount;
-          coupon!.balanceCents += amount;
-          counts.applied += 1;
-        });
+        eachUnique(
+          payload.revocations as any[],
+          (r) => r.memberId,
+          (r) => {
+            if (!known) return reject('unknown_coupon');
+            const holding = state.holdings.get(`${payload.couponId} ${r.memberId}`);
+            if (!holding && !isMember(r.memberId)) return reject('not_a_member');
+            if (!holding || holding.unusedCents === 0) return reject('nothing_to_revoke');
+            const amount = r.amount === undefined ? holding.unusedCents : cents(r.amount);
+            if (amount > holding.unusedCents) return reject('amount_exceeds_recoverable');
+            holding.unusedCents -= amount;
+            holding.revokedCents += amount;
+            coupon!.balanceCents += amount;
+            counts.applied += 1;
+          },
+        );
         break;
       }
       default:

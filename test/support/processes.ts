@@ -54,7 +54,10 @@ export function spawnService(role: 'all' | 'worker', env: Record<string, string>
     Promise.race([
       exit,
       new Promise<never>((_, reject) =>
-        setTimeout(() => reject(new Error(`process ${child.pid} still running after ${timeoutMs} ms`)), timeoutMs).unref(),
+        setTimeout(
+          () => reject(new Error(`process ${child.pid} still running after ${timeoutMs} ms`)),
+          timeoutMs,
+        ).unref(),
       ),
     ]);
   return {
@@ -122,7 +125,9 @@ export async function sparePort(): Promise<number> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -167,7 +172,16 @@ export async function startPrivateRedis(options: { appendonly?: boolean } = {}):
       await rm(dir, { recursive: true, force: true });
       dir = await mkdtemp(join(tmpdir(), 'benefits-redis-'));
     }
-    const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', appendonly ? 'yes' : 'no'];
+    const args = [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      appendonly ? 'yes' : 'no',
+    ];
     args.push('--dir', dir, '--maxmemory-policy', 'noeviction', '--daemonize', 'no');
     const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     children.add(child);

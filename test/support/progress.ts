@@ -48,11 +48,17 @@ export function waitForProgress(
 }
 
 /** Waits until every operation is final; returns their progress. */
-export async function waitForFinal(db: Kysely<any>, operationIds: readonly string[], timeoutMs = 120_000): Promise<Progress[]> {
+export async function waitForFinal(
+  db: Kysely<any>,
+  operationIds: readonly string[],
+  timeoutMs = 120_000,
+): Promise<Progress[]> {
   const deadline = Date.now() + timeoutMs;
   const results: Progress[] = [];
   for (const id of operationIds) {
-    results.push(await waitForProgress(db, id, (p) => p.final, { timeoutMs: Math.max(deadline - Date.now(), 1), intervalMs: 100 }));
+    results.push(
+      await waitForProgress(db, id, (p) => p.final, { timeoutMs: Math.max(deadline - Date.now(), 1), intervalMs: 100 }),
+    );
   }
   return results;
 }

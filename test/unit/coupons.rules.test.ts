@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { decideIssue } from '../../src/domain/coupons/coupon-issue.rules.js';
-import { decideAllocations, decideRevocations, type MemberLedgerState } from '../../src/domain/coupons/coupon-ledger.rules.js';
+import {
+  decideAllocations,
+  decideRevocations,
+  type MemberLedgerState,
+} from '../../src/domain/coupons/coupon-ledger.rules.js';
 import { type CouponState, isAllocatable } from '../../src/domain/coupons/coupon.rules.js';
 import { formatCents, parseAmount } from '../../src/domain/coupons/money.js';
 import { amountSchema } from '../../src/producers/contract.js';
@@ -19,12 +23,24 @@ describe('money', () => {
     expect(formatCents(total)).toBe('3.00');
   });
 
-  it.each(['-1.00', '1.234', '1e3', 'NaN', 'Infinity', '', ' 1', '1.', '.5', '0', '0.00', '01.00', '1,00', '99999999999999'])(
-    'refuses %j as an amount',
-    (text) => {
-      expect(amountSchema.safeParse(text).success).toBe(false);
-    },
-  );
+  it.each([
+    '-1.00',
+    '1.234',
+    '1e3',
+    'NaN',
+    'Infinity',
+    '',
+    ' 1',
+    '1.',
+    '.5',
+    '0',
+    '0.00',
+    '01.00',
+    '1,00',
+    '99999999999999',
+  ])('refuses %j as an amount', (text) => {
+    expect(amountSchema.safeParse(text).success).toBe(false);
+  });
 
   it('refuses non-strings', () => {
     for (const value of [12.5, null, true, { amount: '1' }]) expect(amountSchema.safeParse(value).success).toBe(false);
@@ -100,7 +116,13 @@ describe('allocations', () => {
     const items = [{ position: 0, memberId: 'a', amountCents: 100 }];
     const first = decideAllocations(ctx, coupon({ allocationMode: 'once' }), items, 0, new Map([['a', member()]]));
     expect(first.coupon?.allocationOperationId).toBe('op-1');
-    const later = decideAllocations(ctx, first.coupon!, [{ position: 100, memberId: 'b', amountCents: 100 }], 100, new Map([['b', member()]]));
+    const later = decideAllocations(
+      ctx,
+      first.coupon!,
+      [{ position: 100, memberId: 'b', amountCents: 100 }],
+      100,
+      new Map([['b', member()]]),
+    );
     expect(later.entries).toHaveLength(1);
     expect(isAllocatable(later.coupon!, now)).toBe(false);
     expect(isAllocatable(coupon(), now)).toBe(true);
@@ -130,11 +152,17 @@ describe('revocations', () => {
       0,
       members,
     );
-    expect(d.entries.map((e) => [e.memberId, e.amountCents, e.couponBalanceAfterCents, e.memberBalanceAfterCents])).toEqual([
+    expect(
+      d.entries.map((e) => [e.memberId, e.amountCents, e.couponBalanceAfterCents, e.memberBalanceAfterCents]),
+    ).toEqual([
       ['a', 1_000, 8_000, 0],
       ['b', 250, 8_250, 750],
     ]);
-    expect(d.rejections.map((r) => r.reason)).toEqual(['amount_exceeds_recoverable', 'nothing_to_revoke', 'not_a_member']);
+    expect(d.rejections.map((r) => r.reason)).toEqual([
+      'amount_exceeds_recoverable',
+      'nothing_to_revoke',
+      'not_a_member',
+    ]);
     expect(d.holdings.get('b')).toEqual({ allocatedCents: 1_000, revokedCents: 250, spentCents: 0, unusedCents: 750 });
   });
 });
@@ -153,7 +181,13 @@ describe('issuing coupons', () => {
       ['C9', { ...spec, enterpriseId: 'E1', balanceCents: 500, allocationOperationId: null }],
       ['C8', { ...spec, couponId: 'C8', enterpriseId: 'E2', balanceCents: 500, allocationOperationId: null }],
     ]);
-    const d = decideIssue('E1', [{ ...spec, couponId: 'C7' }, spec, { ...spec, couponId: 'C8' }, { ...spec, couponId: 'C7' }], 0, existing, new Set());
+    const d = decideIssue(
+      'E1',
+      [{ ...spec, couponId: 'C7' }, spec, { ...spec, couponId: 'C8' }, { ...spec, couponId: 'C7' }],
+      0,
+      existing,
+      new Set(),
+    );
     expect(d.issued.map((c) => [c.couponId, c.outcome])).toEqual([
       ['C7', 'applied'],
       ['C9', 'unchanged'],

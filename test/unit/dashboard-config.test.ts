@@ -11,10 +11,12 @@ describe('dashboard configuration', () => {
   });
 
   it('takes credentials only as a pair, and an empty value as unset', () => {
-    expect(loadConfig({ DASHBOARD_USER: 'ops', DASHBOARD_PASSWORD: 'pw', DASHBOARD_READ_ONLY: 'false' })).toMatchObject({
-      dashboardReadOnly: false,
-      dashboardCredentials: { user: 'ops', password: 'pw' },
-    });
+    expect(loadConfig({ DASHBOARD_USER: 'ops', DASHBOARD_PASSWORD: 'pw', DASHBOARD_READ_ONLY: 'false' })).toMatchObject(
+      {
+        dashboardReadOnly: false,
+        dashboardCredentials: { user: 'ops', password: 'pw' },
+      },
+    );
     expect(loadConfig({ DASHBOARD_USER: '', DASHBOARD_PASSWORD: '' }).dashboardCredentials).toBeNull();
     expect(() => loadConfig({ DASHBOARD_USER: 'ops' })).toThrow(ConfigError);
     expect(() => loadConfig({ DASHBOARD_USER: 'ops' })).toThrow(/DASHBOARD_PASSWORD/);

@@ -27,7 +27,11 @@ describe('scrape-time metric sources', () => {
     const registry = new Registry();
     const logged: Array<{ err?: { message?: string } }> = [];
     const logger = pino({ level: 'error' }, { write: (line: string) => void logged.push(JSON.parse(line)) });
-    await createSourceReader(registry, logger, 1_000)('postgres', async () => {
+    await createSourceReader(
+      registry,
+      logger,
+      1_000,
+    )('postgres', async () => {
       throw new Error('connection refused');
     });
     expect(await registry.metrics()).toContain('benefits_metrics_source_up{source="postgres"} 0');

@@ -70,8 +70,17 @@ describe('operation status', () => {
 
 describe('streaming payload hash', () => {
   it('equals the hash of the same operation sent whole', () => {
-    const operation = { operationId: 'x', kind: 'sharing.set', enterpriseId: 'E', enabled: true, memberIds: ['a', 'b', 'c'] };
-    const streamed = streamingPayloadHash({ kind: 'sharing.set', enterpriseId: 'E', enabled: true, operationId: 'x' }, 'memberIds');
+    const operation = {
+      operationId: 'x',
+      kind: 'sharing.set',
+      enterpriseId: 'E',
+      enabled: true,
+      memberIds: ['a', 'b', 'c'],
+    };
+    const streamed = streamingPayloadHash(
+      { kind: 'sharing.set', enterpriseId: 'E', enabled: true, operationId: 'x' },
+      'memberIds',
+    );
     for (const id of operation.memberIds) streamed.add(id);
     expect(streamed.digest()).toBe(payloadHash(operation));
     const allocations = [{ memberId: 'a', amount: '1.00' }];

@@ -30,8 +30,14 @@ describe('sharing.set rules', () => {
 
   it('rejects an account that is not a member of this enterprise', () => {
     expect(decideSharingSet(ctx, true, item, undefined)).toEqual({ ...item, reason: 'not_a_member' });
-    expect(decideSharingSet(ctx, true, item, member({ enterpriseId: 'E2' }))).toEqual({ ...item, reason: 'not_a_member' });
-    expect(decideSharingSet(ctx, true, item, member({ enterpriseId: null }))).toEqual({ ...item, reason: 'not_a_member' });
+    expect(decideSharingSet(ctx, true, item, member({ enterpriseId: 'E2' }))).toEqual({
+      ...item,
+      reason: 'not_a_member',
+    });
+    expect(decideSharingSet(ctx, true, item, member({ enterpriseId: null }))).toEqual({
+      ...item,
+      reason: 'not_a_member',
+    });
   });
 
   it('an operation published before the last one applied is superseded and writes nothing', () => {
@@ -63,7 +69,10 @@ describe('membership rules', () => {
   });
 
   it('refuses an account associated with another enterprise', () => {
-    expect(decideAssociate(ctx, true, item, member({ enterpriseId: 'E2' }))).toEqual({ ...item, reason: 'associated_elsewhere' });
+    expect(decideAssociate(ctx, true, item, member({ enterpriseId: 'E2' }))).toEqual({
+      ...item,
+      reason: 'associated_elsewhere',
+    });
   });
 
   it('dissociates members only', () => {

@@ -88,11 +88,22 @@ export async function up(db: Kysely<any>): Promise<void> {
     // The guard behind "exactly one history row per (operation, member)", whatever the retries.
     .addUniqueConstraint('sharing_history_operation_member_uq', ['operation_id', 'member_id'])
     .execute();
-  await db.schema.createIndex('sharing_history_member_idx').on('sharing_history').columns(['member_id', 'id']).execute();
+  await db.schema
+    .createIndex('sharing_history_member_idx')
+    .on('sharing_history')
+    .columns(['member_id', 'id'])
+    .execute();
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
-  for (const table of ['sharing_history', 'members', 'enterprises', 'operation_rejections', 'operation_chunks', 'operations']) {
+  for (const table of [
+    'sharing_history',
+    'members',
+    'enterprises',
+    'operation_rejections',
+    'operation_chunks',
+    'operations',
+  ]) {
     await db.schema.dropTable(table).ifExists().execute();
   }
 }

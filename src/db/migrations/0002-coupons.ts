@@ -35,10 +35,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('updated_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .addPrimaryKeyConstraint('member_coupons_pk', ['coupon_id', 'member_id'])
     .addCheckConstraint('member_coupons_unused_not_negative', sql`unused_cents >= 0`)
-    .addCheckConstraint(
-      'member_coupons_ledger',
-      sql`allocated_cents = unused_cents + revoked_cents + spent_cents`,
-    )
+    .addCheckConstraint('member_coupons_ledger', sql`allocated_cents = unused_cents + revoked_cents + spent_cents`)
     .execute();
   await db.schema.createIndex('member_coupons_member_idx').on('member_coupons').columns(['member_id']).execute();
 
@@ -57,9 +54,15 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .execute();
   // Exactly one row per applied item, whatever the retries (issue rows have no member).
-  await sql`CREATE UNIQUE INDEX coupon_history_item_uq ON coupon_history (operation_id, coupon_id, member_id) NULLS NOT DISTINCT`.execute(db);
+  await sql`CREATE UNIQUE INDEX coupon_history_item_uq ON coupon_history (operation_id, coupon_id, member_id) NULLS NOT DISTINCT`.execute(
+    db,
+  );
   await db.schema.createIndex('coupon_history_coupon_idx').on('coupon_history').columns(['coupon_id', 'id']).execute();
-  await db.schema.createIndex('coupon_history_enterprise_idx').on('coupon_history').columns(['enterprise_id', 'id']).execute();
+  await db.schema
+    .createIndex('coupon_history_enterprise_idx')
+    .on('coupon_history')
+    .columns(['enterprise_id', 'id'])
+    .execute();
 
   await db.schema.alterTable('operation_rejections').addColumn('coupon_id', 'text').execute();
 }

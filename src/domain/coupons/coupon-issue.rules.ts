@@ -40,14 +40,24 @@ export function decideIssue(
   existing: ReadonlyMap<string, CouponState & { products: string[] }>,
   seenInOperation: ReadonlySet<string>,
 ): IssueDecision {
-  const { unique, duplicates } = separateDuplicates(coupons.map((c) => c.couponId), offset, seenInOperation);
-  const rejections: Rejection[] = duplicates.map((d) => ({ position: d.position, memberId: null, couponId: d.memberId!, reason: d.reason }));
+  const { unique, duplicates } = separateDuplicates(
+    coupons.map((c) => c.couponId),
+    offset,
+    seenInOperation,
+  );
+  const rejections: Rejection[] = duplicates.map((d) => ({
+    position: d.position,
+    memberId: null,
+    couponId: d.memberId!,
+    reason: d.reason,
+  }));
   const issued: IssuedCoupon[] = [];
   for (const { position } of unique) {
     const coupon = coupons[position - offset]!;
     const current = existing.get(coupon.couponId);
     if (!current) issued.push({ ...coupon, position, outcome: 'applied' });
-    else if (current.enterpriseId === enterpriseId && sameTerms(coupon, current)) issued.push({ ...coupon, position, outcome: 'unchanged' });
+    else if (current.enterpriseId === enterpriseId && sameTerms(coupon, current))
+      issued.push({ ...coupon, position, outcome: 'unchanged' });
     else rejections.push({ position, memberId: null, couponId: coupon.couponId, reason: 'coupon_exists' });
   }
   rejections.sort((a, b) => a.position - b.position);

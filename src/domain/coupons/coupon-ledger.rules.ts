@@ -82,11 +82,15 @@ export function decideAllocations(
   const { unique, rejections } = prepare(items, offset, members);
   const problem = allocationProblem(coupon, ctx.enterpriseId, ctx.operationId, ctx.now);
   if (problem || !coupon) {
-    for (const item of unique) rejections.push({ position: item.position, memberId: item.memberId, reason: problem ?? 'unknown_coupon' });
+    for (const item of unique)
+      rejections.push({ position: item.position, memberId: item.memberId, reason: problem ?? 'unknown_coupon' });
     return finish([], rejections, null, new Map());
   }
   // The first chunk of a `once` coupon's operation takes the coupon for that operation.
-  const next: CouponState = { ...coupon, allocationOperationId: coupon.allocationMode === 'once' ? ctx.operationId : coupon.allocationOperationId };
+  const next: CouponState = {
+    ...coupon,
+    allocationOperationId: coupon.allocationMode === 'once' ? ctx.operationId : coupon.allocationOperationId,
+  };
   const holdings = new Map<string, Holding>();
   const entries: LedgerEntry[] = [];
   for (const item of unique) {
@@ -98,7 +102,11 @@ export function decideAllocations(
       rejections.push({ position: item.position, memberId: item.memberId, reason: 'insufficient_balance' });
     } else {
       const before = holdings.get(item.memberId) ?? member.holding ?? emptyHolding();
-      const after = { ...before, allocatedCents: before.allocatedCents + amount, unusedCents: before.unusedCents + amount };
+      const after = {
+        ...before,
+        allocatedCents: before.allocatedCents + amount,
+        unusedCents: before.unusedCents + amount,
+      };
       next.balanceCents -= amount;
       holdings.set(item.memberId, after);
       entries.push({
@@ -128,7 +136,8 @@ export function decideRevocations(
 ): LedgerDecision {
   const { unique, rejections } = prepare(items, offset, members);
   if (!coupon || coupon.enterpriseId !== ctx.enterpriseId) {
-    for (const item of unique) rejections.push({ position: item.position, memberId: item.memberId, reason: 'unknown_coupon' });
+    for (const item of unique)
+      rejections.push({ position: item.position, memberId: item.memberId, reason: 'unknown_coupon' });
     return finish([], rejections, null, new Map());
   }
   const next: CouponState = { ...coupon };

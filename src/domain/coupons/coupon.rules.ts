@@ -41,7 +41,11 @@ export function allocationProblem(
   if (!coupon || coupon.enterpriseId !== enterpriseId) return 'unknown_coupon';
   const validity = validityProblem(coupon, now);
   if (validity) return validity;
-  if (coupon.allocationMode === 'once' && coupon.allocationOperationId !== null && coupon.allocationOperationId !== operationId) {
+  if (
+    coupon.allocationMode === 'once' &&
+    coupon.allocationOperationId !== null &&
+    coupon.allocationOperationId !== operationId
+  ) {
     return 'coupon_not_allocatable';
   }
   return null;

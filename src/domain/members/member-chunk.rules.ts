@@ -36,5 +36,13 @@ export function decideMemberChunk(
     else changes.push(decision);
   }
   const nextStates = changes.flatMap((c) => (c.next ? [c.next] : []));
-  return { changes, rejections, nextStates, counts: countOutcomes(changes.map((c) => c.outcome), rejections.length) };
+  return {
+    changes,
+    rejections,
+    nextStates,
+    counts: countOutcomes(
+      changes.map((c) => c.outcome),
+      rejections.length,
+    ),
+  };
 }

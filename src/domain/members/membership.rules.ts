@@ -37,7 +37,12 @@ export function decideAssociate(
     outcome: 'applied',
     sharingBefore: null,
     sharingAfter: shareWithNewMembers,
-    next: { memberId: item.memberId, enterpriseId: ctx.enterpriseId, sharingEnabled: shareWithNewMembers, lastSeq: ctx.seq },
+    next: {
+      memberId: item.memberId,
+      enterpriseId: ctx.enterpriseId,
+      sharingEnabled: shareWithNewMembers,
+      lastSeq: ctx.seq,
+    },
   };
 }
 

@@ -9,7 +9,10 @@ export interface PlannedChunk<T> {
  * Takes a stream as well as an array, holding one chunk at a time, so a million-member file
  * never sits in memory whole.
  */
-export async function* planChunks<T>(items: Iterable<T> | AsyncIterable<T>, size: number): AsyncGenerator<PlannedChunk<T>> {
+export async function* planChunks<T>(
+  items: Iterable<T> | AsyncIterable<T>,
+  size: number,
+): AsyncGenerator<PlannedChunk<T>> {
   if (!Number.isInteger(size) || size < 1) throw new RangeError(`chunk size must be a positive integer, got ${size}`);
   let chunk: T[] = [];
   let chunkIndex = 0;

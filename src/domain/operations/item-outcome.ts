@@ -22,6 +22,15 @@ export interface OutcomeCounts {
   rejected: number;
 }
 
+/** What applying one chunk came to. */
+export interface ChunkOutcome {
+  /** Items of the batch this chunk accounts for (progress). */
+  itemCount: number;
+  counts: OutcomeCounts;
+  /** Items rejected one by one; recorded in the chunk's transaction. */
+  rejections: readonly Rejection[];
+}
+
 export const zeroCounts = (): OutcomeCounts => ({ applied: 0, unchanged: 0, superseded: 0, rejected: 0 });
 
 export function countOutcomes(outcomes: readonly AppliedOutcome[], rejections: number): OutcomeCounts {

@@ -45,7 +45,11 @@ export interface DefaultDecision {
 }
 
 /** Flipping the switch affects only members associated afterwards: no member is touched here. */
-export function decideSetDefault(seq: number, shareWithNewMembers: boolean, current: EnterpriseDefault): DefaultDecision {
+export function decideSetDefault(
+  seq: number,
+  shareWithNewMembers: boolean,
+  current: EnterpriseDefault,
+): DefaultDecision {
   const before = current.shareWithNewMembers;
   if (current.defaultSeq > seq) return { outcome: 'superseded', before, after: before, next: null };
   return {

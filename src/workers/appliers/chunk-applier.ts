@@ -1,26 +1,14 @@
 import { z } from 'zod';
-import type { OutcomeCounts, Rejection } from '../../domain/operations/item-outcome.js';
+import type { ChunkOutcome } from '../../domain/operations/item-outcome.js';
 import { parseOrThrow } from '../../domain/operations/validation.js';
 import type { OperationRow, Tx } from '../../db/schema.js';
 import type { ChunkJob } from '../../producers/contract.js';
-
-export interface ChunkOutcome {
-  /** Items of the batch this chunk accounts for (progress). */
-  itemCount: number;
-  counts: OutcomeCounts;
-  /** Items rejected one by one; recorded by the caller in the same transaction. */
-  rejections: readonly Rejection[];
-}
 
 /** What a chunk needs of its operation: fixed when the operation is recorded, never updated. */
 export type OperationIdentity = Pick<OperationRow, 'operation_id' | 'kind' | 'enterprise_id' | 'params' | 'seq'>;
 
 /** Applies one claimed chunk inside the chunk's transaction. */
-export type ChunkApplier = (
-  tx: Tx,
-  operation: OperationIdentity,
-  chunk: ChunkJob,
-) => Promise<ChunkOutcome>;
+export type ChunkApplier = (tx: Tx, operation: OperationIdentity, chunk: ChunkJob) => Promise<ChunkOutcome>;
 
 /** Chunk items come from Redis: parsed again against the kind's item schema before use. */
 export function parseItems<S extends z.ZodType>(schema: S, chunk: ChunkJob): z.output<S>[] {

@@ -10,7 +10,12 @@ import {
   lockCoupons,
   writeLedgerChanges,
 } from '../../db/coupons.repository.js';
-import { allocationItemSchema, couponIdSchema, couponSpecSchema, revocationItemSchema } from '../../producers/contract.js';
+import {
+  allocationItemSchema,
+  couponIdSchema,
+  couponSpecSchema,
+  revocationItemSchema,
+} from '../../producers/contract.js';
 import { type ChunkApplier, enterpriseOf, parseItems, parseParams } from './chunk-applier.js';
 
 export const applyCouponIssue: ChunkApplier = async (tx, operation, chunk) => {
@@ -49,8 +54,20 @@ function ledgerApplier(
     // read by a statement of their own, after the lock is granted, so they are the latest committed.
     // The database clock decides validity, so every worker judges expiry by the same time.
     const { coupon, now } = await lockCoupon(tx, couponId);
-    const members = await loadLedgerMembers(tx, operation.operation_id, enterpriseId, couponId, items.map((i) => i.memberId));
-    const decision = decide({ operationId: operation.operation_id, enterpriseId, now }, coupon, items, chunk.offset, members);
+    const members = await loadLedgerMembers(
+      tx,
+      operation.operation_id,
+      enterpriseId,
+      couponId,
+      items.map((i) => i.memberId),
+    );
+    const decision = decide(
+      { operationId: operation.operation_id, enterpriseId, now },
+      coupon,
+      items,
+      chunk.offset,
+      members,
+    );
     await writeLedgerChanges(tx, operation.operation_id, couponId, enterpriseId, decision);
     return {
       itemCount: items.length,

@@ -1,19 +1,13 @@
 import { z } from 'zod';
 import { decideMemberChunk, type MemberRule } from '../../domain/members/member-chunk.rules.js';
+import type { ChunkOutcome } from '../../domain/operations/item-outcome.js';
 import { decideAssociate, decideDissociate } from '../../domain/members/membership.rules.js';
 import { decideSharingSet } from '../../domain/sharing/sharing.rules.js';
 import { loadEnterpriseDefault } from '../../db/enterprises.repository.js';
 import { ensureMemberRows, lockMembers, writeMemberChanges } from '../../db/members.repository.js';
 import type { Tx } from '../../db/schema.js';
 import { memberIdSchema } from '../../producers/contract.js';
-import {
-  type ChunkApplier,
-  type ChunkOutcome,
-  enterpriseOf,
-  type OperationIdentity,
-  parseItems,
-  parseParams,
-} from './chunk-applier.js';
+import { type ChunkApplier, enterpriseOf, type OperationIdentity, parseItems, parseParams } from './chunk-applier.js';
 
 async function applyMemberRule(
   tx: Tx,

@@ -5,7 +5,7 @@ import { createLogger } from '../../../src/logger.js';
 import { type Service, startService } from '../../../src/service.js';
 import { type ChunkJobResult, createChunkProcessor } from '../../../src/workers/chunk.processor.js';
 import { type Harness, memberIds, startHarness } from '../../support/harness.js';
-import { expectLedgerConsistent, type PublishedOperation } from '../../support/ledger-check.js';
+import { expectLedgerConsistent, ledgerPublisher } from '../../support/ledger-check.js';
 import { serviceEnv } from '../../support/processes.js';
 
 // Fault: the same chunk is delivered twice at the same moment — a lock lost to a long GC pause
@@ -13,7 +13,7 @@ import { serviceEnv } from '../../support/processes.js';
 // a queue replayed after a failover. Both deliveries run; the chunk must be applied once.
 let h: Harness;
 let second: Service | undefined;
-const published: PublishedOperation[] = [];
+const { published, publish } = ledgerPublisher(() => h);
 beforeAll(async () => {
   // No workers here: the first test runs the processor itself; the second starts two services.
   h = await startHarness('rel_dupes', { workers: false });
@@ -22,12 +22,6 @@ afterAll(async () => {
   await second?.stop();
   await h?.close();
 });
-
-async function publish(payload: Record<string, unknown>): Promise<string> {
-  const operationId = await h.publish(payload);
-  published.push({ operationId, payload });
-  return operationId;
-}
 
 const coupon = (couponId: string) => ({
   couponId,
@@ -58,25 +52,52 @@ describe('the same chunk delivered twice at once', () => {
     };
     const members = memberIds('dup', 5_000);
     await publish({ operationId: 'dup-assoc', kind: 'members.associate', enterpriseId: 'E-dup', memberIds: members });
-    await publish({ operationId: 'dup-issue', kind: 'coupons.issue', enterpriseId: 'E-dup', coupons: [coupon('C-dup')] });
+    await publish({
+      operationId: 'dup-issue',
+      kind: 'coupons.issue',
+      enterpriseId: 'E-dup',
+      coupons: [coupon('C-dup')],
+    });
     await drainTwice();
-    await publish({ operationId: 'dup-enable', kind: 'sharing.set', enterpriseId: 'E-dup', enabled: true, memberIds: members });
-    await publish({ operationId: 'dup-allocate', kind: 'coupons.allocate', enterpriseId: 'E-dup', couponId: 'C-dup', allocations: allocations(members.slice(0, 2_000)) });
+    await publish({
+      operationId: 'dup-enable',
+      kind: 'sharing.set',
+      enterpriseId: 'E-dup',
+      enabled: true,
+      memberIds: members,
+    });
+    await publish({
+      operationId: 'dup-allocate',
+      kind: 'coupons.allocate',
+      enterpriseId: 'E-dup',
+      couponId: 'C-dup',
+      allocations: allocations(members.slice(0, 2_000)),
+    });
     await drainTwice();
 
     const chunks = 50 + 1 + 50 + 20;
     expect(outcomes).toEqual({ applied: chunks, already_applied: chunks, other: 0 });
     const report = await expectLedgerConsistent(h.service.db, published);
-    console.info(`[reliability] duplicate delivery (processor ×2): ${JSON.stringify(outcomes)}; ledger ${JSON.stringify(report)}`);
+    console.info(
+      `[reliability] duplicate delivery (processor ×2): ${JSON.stringify(outcomes)}; ledger ${JSON.stringify(report)}`,
+    );
   }, 120_000);
 
   it('two worker pools on one database and prefix, every chunk job enqueued twice under two ids', async () => {
-    const harnessWorkers = await startService(h.config, createLogger('silent'), { api: false, workers: true, migrate: false });
-    second = await startService(loadConfig({ ...serviceEnv(h.config), WORKER_CONCURRENCY: '4', LOG_LEVEL: 'silent' }), createLogger('silent'), {
+    const harnessWorkers = await startService(h.config, createLogger('silent'), {
       api: false,
       workers: true,
       migrate: false,
     });
+    second = await startService(
+      loadConfig({ ...serviceEnv(h.config), WORKER_CONCURRENCY: '4', LOG_LEVEL: 'silent' }),
+      createLogger('silent'),
+      {
+        api: false,
+        workers: true,
+        migrate: false,
+      },
+    );
     try {
       const outcomes: Record<string, number> = {};
       for (const service of [harnessWorkers, second]) {
@@ -86,18 +107,47 @@ describe('the same chunk delivered twice at once', () => {
       }
       const queue = h.service.queues.chunks;
       const members = memberIds('dup2', 6_000);
-      await h.waitForOperation(await publish({ operationId: 'dup2-assoc', kind: 'members.associate', enterpriseId: 'E-dup2', memberIds: members }), 60_000);
-      await h.waitForOperation(await publish({ operationId: 'dup2-issue', kind: 'coupons.issue', enterpriseId: 'E-dup2', coupons: [coupon('C-dup2')] }));
+      await h.waitForOperation(
+        await publish({
+          operationId: 'dup2-assoc',
+          kind: 'members.associate',
+          enterpriseId: 'E-dup2',
+          memberIds: members,
+        }),
+        60_000,
+      );
+      await h.waitForOperation(
+        await publish({
+          operationId: 'dup2-issue',
+          kind: 'coupons.issue',
+          enterpriseId: 'E-dup2',
+          coupons: [coupon('C-dup2')],
+        }),
+      );
       for (const key of Object.keys(outcomes)) delete outcomes[key];
 
       // Paused while publishing, so each chunk and its copy sit side by side in the queue and the
       // two pools take them at the same moment.
       await queue.pause();
-      const sharing = await publish({ operationId: 'dup2-enable', kind: 'sharing.set', enterpriseId: 'E-dup2', enabled: true, memberIds: members });
-      const allocate = await publish({ operationId: 'dup2-allocate', kind: 'coupons.allocate', enterpriseId: 'E-dup2', couponId: 'C-dup2', allocations: allocations(members.slice(0, 3_000)) });
+      const sharing = await publish({
+        operationId: 'dup2-enable',
+        kind: 'sharing.set',
+        enterpriseId: 'E-dup2',
+        enabled: true,
+        memberIds: members,
+      });
+      const allocate = await publish({
+        operationId: 'dup2-allocate',
+        kind: 'coupons.allocate',
+        enterpriseId: 'E-dup2',
+        couponId: 'C-dup2',
+        allocations: allocations(members.slice(0, 3_000)),
+      });
       const originals = (await queue.getJobs(['waiting'], 0, -1)) as Job[];
       expect(originals).toHaveLength(60 + 30);
-      await queue.addBulk(originals.map((job) => ({ name: job.name, data: job.data, opts: { ...job.opts, jobId: `${job.id}-copy` } })));
+      await queue.addBulk(
+        originals.map((job) => ({ name: job.name, data: job.data, opts: { ...job.opts, jobId: `${job.id}-copy` } })),
+      );
       await queue.resume();
 
       const views = await Promise.all([sharing, allocate].map((id) => h.waitForOperation(id, 120_000)));
@@ -109,7 +159,9 @@ describe('the same chunk delivered twice at once', () => {
       }
       expect(outcomes).toEqual({ applied: 90, already_applied: 90 });
       const report = await expectLedgerConsistent(h.service.db, published);
-      console.info(`[reliability] duplicate delivery (two pools, 90 chunks ×2): ${JSON.stringify(outcomes)}; ledger ${JSON.stringify(report)}`);
+      console.info(
+        `[reliability] duplicate delivery (two pools, 90 chunks ×2): ${JSON.stringify(outcomes)}; ledger ${JSON.stringify(report)}`,
+      );
     } finally {
       await harnessWorkers.stop();
     }

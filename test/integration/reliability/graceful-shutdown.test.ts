@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Harness, memberIds, startHarness } from '../../support/harness.js';
-import { expectLedgerConsistent, type PublishedOperation } from '../../support/ledger-check.js';
+import { expectLedgerConsistent, ledgerPublisher } from '../../support/ledger-check.js';
 import { pollUntil, serviceEnv, sleep, spawnService, stopChildren } from '../../support/processes.js';
 import { waitForFinal, waitForProgress } from '../../support/progress.js';
 
@@ -11,7 +11,7 @@ import { waitForFinal, waitForProgress } from '../../support/progress.js';
 const GRACE_MS = 15_000;
 let h: Harness;
 let blocker: pg.Client | undefined;
-const published: PublishedOperation[] = [];
+const { published, publish } = ledgerPublisher(() => h);
 beforeAll(async () => {
   h = await startHarness('rel_sigterm', { workers: false });
 });
@@ -21,20 +21,22 @@ afterAll(async () => {
   await h?.close();
 });
 
-async function publish(payload: Record<string, unknown>): Promise<string> {
-  const operationId = await h.publish(payload);
-  published.push({ operationId, payload });
-  return operationId;
-}
-
-const worker = () => spawnService('worker', serviceEnv(h.config, { WORKER_CONCURRENCY: '8', SHUTDOWN_GRACE_MS: String(GRACE_MS) }));
+const worker = () =>
+  spawnService('worker', serviceEnv(h.config, { WORKER_CONCURRENCY: '8', SHUTDOWN_GRACE_MS: String(GRACE_MS) }));
 
 describe('SIGTERM to a worker during a batch', () => {
   it('lets running chunks commit, exits 0 within the grace period, and leaves every chunk whole', async () => {
     const members = memberIds('term', 20_000);
     const first = worker();
     await first.ready();
-    await waitForFinal(h.service.db, [await publish({ operationId: 'term-assoc', kind: 'members.associate', enterpriseId: 'E-term', memberIds: members })]);
+    await waitForFinal(h.service.db, [
+      await publish({
+        operationId: 'term-assoc',
+        kind: 'members.associate',
+        enterpriseId: 'E-term',
+        memberIds: members,
+      }),
+    ]);
 
     // A row lock held by the test keeps chunk 60 running (blocked inside its transaction) when the
     // signal arrives, so the test knows one chunk is mid-flight and must be let to commit.
@@ -42,10 +44,18 @@ describe('SIGTERM to a worker during a batch', () => {
     blocker = lock;
     lock.on('error', () => {}); // dropping the database at the end terminates it
     await lock.connect();
-    const { rows: [self] } = await lock.query('SELECT pg_backend_pid() AS pid');
+    const {
+      rows: [self],
+    } = await lock.query('SELECT pg_backend_pid() AS pid');
     await lock.query('BEGIN');
     await lock.query('SELECT 1 FROM members WHERE member_id = $1 FOR UPDATE', [members[6_000]]);
-    const sharing = await publish({ operationId: 'term-enable', kind: 'sharing.set', enterpriseId: 'E-term', enabled: true, memberIds: members });
+    const sharing = await publish({
+      operationId: 'term-enable',
+      kind: 'sharing.set',
+      enterpriseId: 'E-term',
+      enabled: true,
+      memberIds: members,
+    });
     await pollUntil(
       'a chunk waiting on the held row lock',
       async () => {
@@ -80,15 +90,27 @@ describe('SIGTERM to a worker during a batch', () => {
 
     // Every chunk is all or nothing: a claimed chunk has its 100 history rows, an unclaimed one none.
     const claimed = new Set(
-      (await h.service.db.selectFrom('operation_chunks').select('chunk_index').where('operation_id', '=', sharing).execute()).map((r) => r.chunk_index),
+      (
+        await h.service.db
+          .selectFrom('operation_chunks')
+          .select('chunk_index')
+          .where('operation_id', '=', sharing)
+          .execute()
+      ).map((r) => r.chunk_index),
     );
     const chunkOf = new Map(members.map((memberId, i) => [memberId, Math.floor(i / 100)]));
     const rowsPerChunk = new Map<number, number>();
-    for (const { member_id } of await h.service.db.selectFrom('sharing_history').select('member_id').where('operation_id', '=', sharing).execute()) {
+    for (const { member_id } of await h.service.db
+      .selectFrom('sharing_history')
+      .select('member_id')
+      .where('operation_id', '=', sharing)
+      .execute()) {
       const chunk = chunkOf.get(member_id)!;
       rowsPerChunk.set(chunk, (rowsPerChunk.get(chunk) ?? 0) + 1);
     }
-    const halfApplied = [...new Set([...claimed, ...rowsPerChunk.keys()])].filter((c) => !claimed.has(c) || rowsPerChunk.get(c) !== 100);
+    const halfApplied = [...new Set([...claimed, ...rowsPerChunk.keys()])].filter(
+      (c) => !claimed.has(c) || rowsPerChunk.get(c) !== 100,
+    );
     expect(halfApplied).toEqual([]);
     expect(claimed.has(60)).toBe(true);
     expect(stopped.chunksDone).toBe(claimed.size);

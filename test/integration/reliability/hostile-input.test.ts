@@ -29,7 +29,12 @@ afterAll(async () => {
 });
 
 const post = async (payload: string, contentType = 'application/json') => {
-  const response = await h.service.app!.inject({ method: 'POST', url: '/v1/operations', payload, headers: { 'content-type': contentType } });
+  const response = await h.service.app!.inject({
+    method: 'POST',
+    url: '/v1/operations',
+    payload,
+    headers: { 'content-type': contentType },
+  });
   return { status: response.statusCode, body: response.body ? JSON.parse(response.body) : null };
 };
 
@@ -42,7 +47,16 @@ function namesField(issues: Array<{ path: string; message: string }>, c: Hostile
 }
 
 // The domain tables, and the two a chunk writes to: none may see a row from an invalid payload.
-const TABLES = ['members', 'enterprises', 'sharing_history', 'coupons', 'member_coupons', 'coupon_history', 'operation_chunks', 'operation_rejections'];
+const TABLES = [
+  'members',
+  'enterprises',
+  'sharing_history',
+  'coupons',
+  'member_coupons',
+  'coupon_history',
+  'operation_chunks',
+  'operation_rejections',
+];
 const NO_ROWS = Object.fromEntries(TABLES.map((table) => [table, 0]));
 
 async function domainRows(): Promise<Record<string, number>> {
@@ -59,15 +73,20 @@ const count = (what: string) => (tried[what] = (tried[what] ?? 0) + 1);
 describe('hostile input', () => {
   it('HTTP: every broken or random payload gets a 400 naming the field, and nothing is recorded', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.oneof({ weight: 4, arbitrary: brokenPayload('http-op') }, { weight: 1, arbitrary: randomPayload }), async (c) => {
-        count('http payloads');
-        const response = await post(JSON.stringify(c.payload) ?? '');
-        expect(response.status, c.note).toBe(400);
-        if (c.field !== '' || response.body.error === 'invalid_payload') {
-          expect(response.body.error, c.note).toBe('invalid_payload');
-          expect(namesField(response.body.issues, c), `${c.note}: ${JSON.stringify(response.body.issues)}`).toBe(true);
-        }
-      }),
+      fc.asyncProperty(
+        fc.oneof({ weight: 4, arbitrary: brokenPayload('http-op') }, { weight: 1, arbitrary: randomPayload }),
+        async (c) => {
+          count('http payloads');
+          const response = await post(JSON.stringify(c.payload) ?? '');
+          expect(response.status, c.note).toBe(400);
+          if (c.field !== '' || response.body.error === 'invalid_payload') {
+            expect(response.body.error, c.note).toBe('invalid_payload');
+            expect(namesField(response.body.issues, c), `${c.note}: ${JSON.stringify(response.body.issues)}`).toBe(
+              true,
+            );
+          }
+        },
+      ),
       { numRuns: 200, seed },
     );
     await fc.assert(
@@ -84,7 +103,9 @@ describe('hostile input', () => {
         count('http bodies over the limit');
         // Each id takes 19 bytes of JSON ("big-000000000001",), so the body is at least `size` bytes.
         const ids = Array.from({ length: Math.ceil(size / 16) }, (_, i) => `big-${String(i).padStart(12, '0')}`);
-        const body = json ? JSON.stringify({ kind: 'sharing.set', enterpriseId: 'E-hostile', enabled: true, memberIds: ids }) : 'x'.repeat(size);
+        const body = json
+          ? JSON.stringify({ kind: 'sharing.set', enterpriseId: 'E-hostile', enabled: true, memberIds: ids })
+          : 'x'.repeat(size);
         expect(Buffer.byteLength(body)).toBeGreaterThan(BODY_LIMIT);
         const response = await post(body);
         expect(response).toMatchObject({ status: 413, body: { error: 'payload_too_large' } });
@@ -99,28 +120,44 @@ describe('hostile input', () => {
 
   it('raw queue: every broken or random payload fails at once and is recorded rejected, naming the field', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.oneof({ weight: 4, arbitrary: brokenPayload('raw-op') }, { weight: 1, arbitrary: randomPayload }), async (c) => {
-        count('raw queue payloads');
-        // A fresh operationId per run, unless the case broke that very field.
-        const n = (counter += 1);
-        const data =
-          c.payload !== null && typeof c.payload === 'object' && !Array.isArray(c.payload) && (c.payload as any).operationId === 'raw-op'
-            ? { ...(c.payload as object), operationId: `raw-op-${n}` }
-            : c.payload;
-        const job = await raw.add('operation', data, { attempts: 3, backoff: { type: 'fixed', delay: 10 } });
-        const operationId = (data as any)?.operationId === `raw-op-${n}` ? `raw-op-${n}` : `job-${job.id}`;
-        const view = await h.waitForOperation(operationId, 20_000);
-        expect(view, c.note).toMatchObject({ status: 'rejected', error: { code: 'invalid_payload' } });
-        expect(namesField((view.error as any).issues, c), `${c.note}: ${JSON.stringify((view.error as any).issues)}`).toBe(true);
-        // Failed at once: no retry of a payload that can never become valid.
-        const failed = await pollUntil('the job to fail', async () => ((await job.getState()) === 'failed' ? raw.getJob(job.id!) : undefined), { timeoutMs: 20_000, intervalMs: 20 });
-        expect(failed?.attemptsMade, c.note).toBe(1);
-      }),
+      fc.asyncProperty(
+        fc.oneof({ weight: 4, arbitrary: brokenPayload('raw-op') }, { weight: 1, arbitrary: randomPayload }),
+        async (c) => {
+          count('raw queue payloads');
+          // A fresh operationId per run, unless the case broke that very field.
+          const n = (counter += 1);
+          const data =
+            c.payload !== null &&
+            typeof c.payload === 'object' &&
+            !Array.isArray(c.payload) &&
+            (c.payload as any).operationId === 'raw-op'
+              ? { ...(c.payload as object), operationId: `raw-op-${n}` }
+              : c.payload;
+          const job = await raw.add('operation', data, { attempts: 3, backoff: { type: 'fixed', delay: 10 } });
+          const operationId = (data as any)?.operationId === `raw-op-${n}` ? `raw-op-${n}` : `job-${job.id}`;
+          const view = await h.waitForOperation(operationId, 20_000);
+          expect(view, c.note).toMatchObject({ status: 'rejected', error: { code: 'invalid_payload' } });
+          expect(
+            namesField((view.error as any).issues, c),
+            `${c.note}: ${JSON.stringify((view.error as any).issues)}`,
+          ).toBe(true);
+          // Failed at once: no retry of a payload that can never become valid.
+          const failed = await pollUntil(
+            'the job to fail',
+            async () => ((await job.getState()) === 'failed' ? raw.getJob(job.id!) : undefined),
+            { timeoutMs: 20_000, intervalMs: 20 },
+          );
+          expect(failed?.attemptsMade, c.note).toBe(1);
+        },
+      ),
       { numRuns: 100, seed, endOnFailure: true },
     );
     expect((await h.request('GET', '/healthz')).status).toBe(200);
     expect(await domainRows()).toEqual(NO_ROWS);
-    const { rows } = await sql<{ status: string; n: number }>`SELECT status, count(*)::int AS n FROM operations GROUP BY 1`.execute(h.service.db);
+    const { rows } = await sql<{
+      status: string;
+      n: number;
+    }>`SELECT status, count(*)::int AS n FROM operations GROUP BY 1`.execute(h.service.db);
     expect(rows).toEqual([{ status: 'rejected', n: tried['raw queue payloads'] }]);
   }, 180_000);
 
@@ -134,14 +171,28 @@ describe('hostile input', () => {
     await setup({ operationId: 'hd-assoc', kind: 'members.associate', enterpriseId: 'E-hostile', memberIds: members });
     const validFrom = new Date(Date.now() - 86_400_000).toISOString();
     const validUntil = new Date(Date.now() + 30 * 86_400_000).toISOString();
-    const coupon = (couponId: string) => ({ couponId, faceValue: '100000.00', allocationMode: 'multiple', validFrom, validUntil, products: ['ecs'] });
-    await setup({ operationId: 'hd-issue', kind: 'coupons.issue', enterpriseId: 'E-hostile', coupons: [coupon('C-hd')] });
+    const coupon = (couponId: string) => ({
+      couponId,
+      faceValue: '100000.00',
+      allocationMode: 'multiple',
+      validFrom,
+      validUntil,
+      products: ['ecs'],
+    });
+    await setup({
+      operationId: 'hd-issue',
+      kind: 'coupons.issue',
+      enterpriseId: 'E-hostile',
+      coupons: [coupon('C-hd')],
+    });
 
     await fc.assert(
       fc.asyncProperty(
         fc.constantFrom('sharing.set', 'coupons.allocate', 'members.associate', 'coupons.issue'),
         // Indices into a small pool, so repeats are many; batches up to 250 put repeats in other chunks.
-        fc.integer({ min: 2, max: 250 }).chain((length) => fc.array(fc.nat(149), { minLength: length, maxLength: length })),
+        fc
+          .integer({ min: 2, max: 250 })
+          .chain((length) => fc.array(fc.nat(149), { minLength: length, maxLength: length })),
         fc.boolean(),
         fc.boolean(),
         async (kind, picks, enabled, viaQueue) => {
@@ -155,7 +206,11 @@ describe('hostile input', () => {
             kind === 'sharing.set'
               ? { ...base, enabled, memberIds: batch.map((i) => members[i]) }
               : kind === 'coupons.allocate'
-                ? { ...base, couponId: 'C-hd', allocations: batch.map((i) => ({ memberId: members[i], amount: `${1 + (i % 5)}.${i % 100}` })) }
+                ? {
+                    ...base,
+                    couponId: 'C-hd',
+                    allocations: batch.map((i) => ({ memberId: members[i], amount: `${1 + (i % 5)}.${i % 100}` })),
+                  }
                 : kind === 'members.associate'
                   ? { ...base, memberIds: batch.map((i) => `hdn-${n}-${i}`) }
                   : { ...base, coupons: batch.map((i) => coupon(`C-hd-${n}-${i}`)) };
@@ -164,7 +219,10 @@ describe('hostile input', () => {
           published.push({ operationId, payload });
           const view = await h.waitForOperation(operationId, 60_000);
           const unique = new Set(batch).size;
-          expect(view).toMatchObject({ status: 'completed_with_rejections', counts: { rejected: batch.length - unique } });
+          expect(view).toMatchObject({
+            status: 'completed_with_rejections',
+            counts: { rejected: batch.length - unique },
+          });
           expect(view.rejectedByReason).toEqual({ duplicate_item: batch.length - unique });
           expect(view.counts.applied + view.counts.unchanged).toBe(unique);
         },
@@ -173,6 +231,8 @@ describe('hostile input', () => {
     );
     expect((await h.request('GET', '/healthz')).status).toBe(200);
     const report = await expectLedgerConsistent(h.service.db, published);
-    console.info(`[reliability] hostile input: tried ${JSON.stringify(tried)}; duplicates ledger ${JSON.stringify(report)}`);
+    console.info(
+      `[reliability] hostile input: tried ${JSON.stringify(tried)}; duplicates ledger ${JSON.stringify(report)}`,
+    );
   }, 180_000);
 });

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Harness, memberIds, startHarness } from '../../support/harness.js';
-import { expectLedgerConsistent, type PublishedOperation } from '../../support/ledger-check.js';
+import { expectLedgerConsistent, ledgerPublisher } from '../../support/ledger-check.js';
 import { serviceEnv, sleep, spawnService, stopChildren } from '../../support/processes.js';
 import { progressOf, waitForFinal } from '../../support/progress.js';
 
@@ -11,7 +11,7 @@ import { progressOf, waitForFinal } from '../../support/progress.js';
 // retried, find itself applied. The worker process itself must survive it.
 const WORKER = 'reliability-worker';
 let h: Harness;
-const published: PublishedOperation[] = [];
+const { published, publish } = ledgerPublisher(() => h);
 beforeAll(async () => {
   // API only: the chunks are applied by a worker process whose connections carry a name of their own.
   h = await startHarness('rel_pgkill', { workers: false });
@@ -20,12 +20,6 @@ afterAll(async () => {
   await stopChildren();
   await h?.close();
 });
-
-async function publish(payload: Record<string, unknown>): Promise<string> {
-  const operationId = await h.publish(payload);
-  published.push({ operationId, payload });
-  return operationId;
-}
 
 /** Terminates every connection the worker process holds to the test database; returns how many. */
 async function terminateWorkerConnections(): Promise<number> {
@@ -39,10 +33,21 @@ describe('Postgres connections lost during chunks', () => {
   it('retries the chunks with backoff and commits each exactly once', async () => {
     const url = new URL(h.config.databaseUrl);
     url.searchParams.set('application_name', WORKER);
-    const worker = spawnService('worker', serviceEnv({ ...h.config, databaseUrl: url.toString() }, { WORKER_CONCURRENCY: '4', CHUNK_ATTEMPTS: '10' }));
+    const worker = spawnService(
+      'worker',
+      serviceEnv({ ...h.config, databaseUrl: url.toString() }, { WORKER_CONCURRENCY: '4', CHUNK_ATTEMPTS: '10' }),
+    );
     await worker.ready();
     const members = memberIds('pgkill', 20_000);
-    await h.waitForOperation(await publish({ operationId: 'pgkill-assoc', kind: 'members.associate', enterpriseId: 'E-pgkill', memberIds: members }), 120_000);
+    await h.waitForOperation(
+      await publish({
+        operationId: 'pgkill-assoc',
+        kind: 'members.associate',
+        enterpriseId: 'E-pgkill',
+        memberIds: members,
+      }),
+      120_000,
+    );
     await h.waitForOperation(
       await publish({
         operationId: 'pgkill-issue',
@@ -61,16 +66,31 @@ describe('Postgres connections lost during chunks', () => {
       }),
     );
 
-    const sharing = await publish({ operationId: 'pgkill-enable', kind: 'sharing.set', enterpriseId: 'E-pgkill', enabled: true, memberIds: members });
+    const sharing = await publish({
+      operationId: 'pgkill-enable',
+      kind: 'sharing.set',
+      enterpriseId: 'E-pgkill',
+      enabled: true,
+      memberIds: members,
+    });
     const allocations = members.slice(0, 3_000).map((memberId, i) => ({ memberId, amount: `${1 + (i % 5)}.25` }));
-    const allocate = await publish({ operationId: 'pgkill-allocate', kind: 'coupons.allocate', enterpriseId: 'E-pgkill', couponId: 'C-pgkill', allocations });
+    const allocate = await publish({
+      operationId: 'pgkill-allocate',
+      kind: 'coupons.allocate',
+      enterpriseId: 'E-pgkill',
+      couponId: 'C-pgkill',
+      allocations,
+    });
 
     // Several rounds while the batch runs, each cutting whatever the workers and the API hold.
     const rounds: Array<{ terminated: number; chunksDone: number }> = [];
     for (let round = 0; round < 6; round += 1) {
       const progress = await progressOf(h.service.db, allocate);
       if (progress?.final) break;
-      rounds.push({ terminated: await terminateWorkerConnections(), chunksDone: (await progressOf(h.service.db, sharing))!.chunksDone });
+      rounds.push({
+        terminated: await terminateWorkerConnections(),
+        chunksDone: (await progressOf(h.service.db, sharing))!.chunksDone,
+      });
       await sleep(250);
     }
     // The process lives through it: the failures are retried attempts, not a crash.
@@ -80,11 +100,16 @@ describe('Postgres connections lost during chunks', () => {
     expect(views.map((v) => v.status)).toEqual(['completed', 'completed']);
     // The faults did hit chunks in flight, and those were retried.
     expect(rounds.filter((r) => r.terminated > 0).length).toBeGreaterThanOrEqual(2);
-    const failedAttempts = worker.output().split('\n').filter((line) => line.includes('"msg":"chunk failed"'));
+    const failedAttempts = worker
+      .output()
+      .split('\n')
+      .filter((line) => line.includes('"msg":"chunk failed"'));
     expect(failedAttempts.length).toBeGreaterThan(0);
     await worker.stop();
     expect(await worker.exited()).toEqual({ code: 0, signal: null });
-    const retried = (await h.service.queues.chunks.getJobs(['completed'], 0, -1)).filter((job) => job.attemptsMade > 1 || job.attemptsStarted > 1);
+    const retried = (await h.service.queues.chunks.getJobs(['completed'], 0, -1)).filter(
+      (job) => job.attemptsMade > 1 || job.attemptsStarted > 1,
+    );
     expect(retried.length).toBeGreaterThan(0);
 
     const report = await expectLedgerConsistent(h.service.db, published);

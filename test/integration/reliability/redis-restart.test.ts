@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProducer, type Producer } from '../../../src/producers/index.js';
 import { type Harness, memberIds, startHarness } from '../../support/harness.js';
-import { expectLedgerConsistent, type PublishedOperation } from '../../support/ledger-check.js';
+import { expectLedgerConsistent, ledgerPublisher } from '../../support/ledger-check.js';
 import { pollUntil, type PrivateRedis, sleep, startPrivateRedis, stopChildren } from '../../support/processes.js';
 import { progressOf, waitForFinal, waitForProgress } from '../../support/progress.js';
 
@@ -21,15 +21,25 @@ import { progressOf, waitForFinal, waitForProgress } from '../../support/progres
 let redis: PrivateRedis;
 let h: Harness;
 let producer: Producer;
-const published: PublishedOperation[] = [];
+const { published, publish } = ledgerPublisher(() => h);
 const members = memberIds('redis', 10_000);
 // Small operations published around the moment Redis stops, each on members of its own.
 const bystanders = memberIds('redis-by', 1_000);
 beforeAll(async () => {
   redis = await startPrivateRedis({ appendonly: true });
   h = await startHarness('rel_redis', { env: { REDIS_URL: redis.url, WORKER_CONCURRENCY: '4', CHUNK_ATTEMPTS: '10' } });
-  producer = createProducer({ databaseUrl: h.config.databaseUrl, redisUrl: redis.url, queuePrefix: h.config.queuePrefix, onError: () => {} });
-  const assoc = await publish({ operationId: 'redis-assoc', kind: 'members.associate', enterpriseId: 'E-redis', memberIds: [...members, ...bystanders] });
+  producer = createProducer({
+    databaseUrl: h.config.databaseUrl,
+    redisUrl: redis.url,
+    queuePrefix: h.config.queuePrefix,
+    onError: () => {},
+  });
+  const assoc = await publish({
+    operationId: 'redis-assoc',
+    kind: 'members.associate',
+    enterpriseId: 'E-redis',
+    memberIds: [...members, ...bystanders],
+  });
   await waitForFinal(h.service.db, [assoc]);
 });
 afterAll(async () => {
@@ -40,12 +50,6 @@ afterAll(async () => {
   await redis?.dispose();
   await stopChildren();
 });
-
-async function publish(payload: Record<string, unknown>): Promise<string> {
-  const operationId = await h.publish(payload);
-  published.push({ operationId, payload });
-  return operationId;
-}
 
 const timed = async <T>(work: () => Promise<T>): Promise<{ ms: number; result: T }> => {
   const started = Date.now();
@@ -67,7 +71,13 @@ async function publishAcross(tag: string, offset: number, outage: () => Promise<
   let stop = false;
   const loop = (async () => {
     for (let n = 0; !stop && n < 100; n += 1) {
-      const payload = { operationId: `${tag}-inflight-${n}`, kind: 'sharing.set', enterpriseId: 'E-redis', enabled: n % 2 === 0, memberIds: bystanders.slice(offset + n * 5, offset + n * 5 + 5) };
+      const payload = {
+        operationId: `${tag}-inflight-${n}`,
+        kind: 'sharing.set',
+        enterpriseId: 'E-redis',
+        enabled: n % 2 === 0,
+        memberIds: bystanders.slice(offset + n * 5, offset + n * 5 + 5),
+      };
       const response = await h.request('POST', '/v1/operations', payload);
       if (response.status === 202) {
         published.push({ operationId: payload.operationId, payload });
@@ -95,22 +105,43 @@ async function publishAcross(tag: string, offset: number, outage: () => Promise<
 /** What publishers, probes and the database see while Redis is known to be down. */
 async function expectFailFastWhileDown(tag: string): Promise<{ httpMs: number; libraryMs: number }> {
   const api = (h.service.queueBackend.producer as unknown as { redis: Redis }).redis;
-  await pollUntil('the API to notice Redis is gone', async () => (api.status === 'ready' ? undefined : true), { timeoutMs: 10_000, intervalMs: 10 });
-  const body = { operationId: `${tag}-refused-http`, kind: 'sharing.set', enterpriseId: 'E-redis', enabled: true, memberIds: members.slice(0, 10) };
+  await pollUntil('the API to notice Redis is gone', async () => (api.status === 'ready' ? undefined : true), {
+    timeoutMs: 10_000,
+    intervalMs: 10,
+  });
+  const body = {
+    operationId: `${tag}-refused-http`,
+    kind: 'sharing.set',
+    enterpriseId: 'E-redis',
+    enabled: true,
+    memberIds: members.slice(0, 10),
+  };
   const [http, library, ready, health] = await Promise.all([
     timed(() => h.request('POST', '/v1/operations', body)),
-    timed(() => producer.publish({ ...body, operationId: `${tag}-refused-lib` } as never).then(() => null, (error: unknown) => error)),
+    timed(() =>
+      producer.publish({ ...body, operationId: `${tag}-refused-lib` } as never).then(
+        () => null,
+        (error: unknown) => error,
+      ),
+    ),
     h.request('GET', '/readyz'),
     h.request('GET', '/healthz'),
   ]);
-  expect(http.result).toMatchObject({ status: 503, body: { error: 'queue_unavailable', message: expect.stringMatching(/Redis is not reachable/) } });
+  expect(http.result).toMatchObject({
+    status: 503,
+    body: { error: 'queue_unavailable', message: expect.stringMatching(/Redis is not reachable/) },
+  });
   expect(library.result).toMatchObject({ name: 'QueueUnavailableError', code: 'queue_unavailable' });
   // Bounded by the 5 s connect timeout, with room for a slow machine; never a hang.
   expect(http.ms).toBeLessThan(10_000);
   expect(library.ms).toBeLessThan(10_000);
-  expect(ready).toMatchObject({ status: 503, body: { checks: { postgres: 'ok', redis: expect.stringMatching(/^unreachable/) } } });
+  expect(ready).toMatchObject({
+    status: 503,
+    body: { checks: { postgres: 'ok', redis: expect.stringMatching(/^unreachable/) } },
+  });
   expect(health.status).toBe(200);
-  for (const id of [`${tag}-refused-http`, `${tag}-refused-lib`]) expect(await progressOf(h.service.db, id)).toBeUndefined();
+  for (const id of [`${tag}-refused-http`, `${tag}-refused-lib`])
+    expect(await progressOf(h.service.db, id)).toBeUndefined();
   return { httpMs: http.ms, libraryMs: library.ms };
 }
 
@@ -128,8 +159,17 @@ async function republishUnfinished(): Promise<number> {
 
 describe('Redis restarted during a batch', () => {
   it('with AOF: workers and producers reconnect, and the batch finishes with nothing lost', async () => {
-    const sharing = await publish({ operationId: 'redis-enable', kind: 'sharing.set', enterpriseId: 'E-redis', enabled: true, memberIds: members });
-    const atStop = await waitForProgress(h.service.db, sharing, (p) => p.chunksDone >= 10, { timeoutMs: 60_000, intervalMs: 10 });
+    const sharing = await publish({
+      operationId: 'redis-enable',
+      kind: 'sharing.set',
+      enterpriseId: 'E-redis',
+      enabled: true,
+      memberIds: members,
+    });
+    const atStop = await waitForProgress(h.service.db, sharing, (p) => p.chunksDone >= 10, {
+      timeoutMs: 60_000,
+      intervalMs: 10,
+    });
     const downAt = Date.now();
     const inFlight = await publishAcross('aof', 0, () => redis.stop());
     const failFast = await expectFailFastWhileDown('aof');
@@ -138,13 +178,29 @@ describe('Redis restarted during a batch', () => {
     expect(atStop.final).toBe(false);
 
     // Only the publishes cut off mid-way need publishing again: the queued chunks survived.
-    for (const payload of inFlight.interrupted) expect((await h.request('POST', '/v1/operations', payload)).status).toBe(200);
-    await waitForFinal(h.service.db, published.map((p) => p.operationId), 120_000);
+    for (const payload of inFlight.interrupted)
+      expect((await h.request('POST', '/v1/operations', payload)).status).toBe(200);
+    await waitForFinal(
+      h.service.db,
+      published.map((p) => p.operationId),
+      120_000,
+    );
     // Producers are back too: the library and HTTP publish again without being recreated.
-    const after = { kind: 'sharing.set', enterpriseId: 'E-redis', enabled: false, memberIds: members.slice(0, 500) } as const;
+    const after = {
+      kind: 'sharing.set',
+      enterpriseId: 'E-redis',
+      enabled: false,
+      memberIds: members.slice(0, 500),
+    } as const;
     const viaLibrary = await producer.publish({ operationId: 'redis-after-lib', ...after });
     published.push({ operationId: viaLibrary.operationId, payload: after });
-    const viaHttp = await publish({ operationId: 'redis-after-http', kind: 'sharing.set', enterpriseId: 'E-redis', enabled: true, memberIds: members.slice(0, 300) });
+    const viaHttp = await publish({
+      operationId: 'redis-after-http',
+      kind: 'sharing.set',
+      enterpriseId: 'E-redis',
+      enabled: true,
+      memberIds: members.slice(0, 300),
+    });
     await waitForFinal(h.service.db, [viaLibrary.operationId, viaHttp], 60_000);
 
     const report = await expectLedgerConsistent(h.service.db, published);
@@ -157,8 +213,17 @@ describe('Redis restarted during a batch', () => {
   }, 240_000);
 
   it('with its data lost: operations wait, and re-publishing them finishes them applying each item once', async () => {
-    const sharing = await publish({ operationId: 'redis-disable', kind: 'sharing.set', enterpriseId: 'E-redis', enabled: false, memberIds: members });
-    const atStop = await waitForProgress(h.service.db, sharing, (p) => p.chunksDone >= 10, { timeoutMs: 60_000, intervalMs: 10 });
+    const sharing = await publish({
+      operationId: 'redis-disable',
+      kind: 'sharing.set',
+      enterpriseId: 'E-redis',
+      enabled: false,
+      memberIds: members,
+    });
+    const atStop = await waitForProgress(h.service.db, sharing, (p) => p.chunksDone >= 10, {
+      timeoutMs: 60_000,
+      intervalMs: 10,
+    });
     const inFlight = await publishAcross('lost', 500, () => redis.stop());
     await expectFailFastWhileDown('lost');
     await redis.start({ appendonly: false, fresh: true });
@@ -172,7 +237,11 @@ describe('Redis restarted during a batch', () => {
 
     // The publisher's remedy: publish every unfinished operation again, same id and payload.
     const republished = await republishUnfinished();
-    await waitForFinal(h.service.db, published.map((p) => p.operationId), 120_000);
+    await waitForFinal(
+      h.service.db,
+      published.map((p) => p.operationId),
+      120_000,
+    );
 
     const report = await expectLedgerConsistent(h.service.db, published);
     console.info(

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Harness, memberIds, startHarness } from '../../support/harness.js';
-import { expectLedgerConsistent, type PublishedOperation } from '../../support/ledger-check.js';
+import { expectLedgerConsistent, ledgerPublisher } from '../../support/ledger-check.js';
 import { serviceEnv, spawnService, stopChildren } from '../../support/processes.js';
 import { waitForFinal, waitForProgress } from '../../support/progress.js';
 
@@ -8,7 +8,7 @@ import { waitForFinal, waitForProgress } from '../../support/progress.js';
 // open. Its chunks stay "active" in Redis under a lock nobody renews; another worker takes them
 // over once the lock expires (lockDuration 20 s, stalledInterval 10 s) and applies each once.
 let h: Harness;
-const published: PublishedOperation[] = [];
+const { published, publish } = ledgerPublisher(() => h);
 beforeAll(async () => {
   // API only: every chunk is applied by the worker processes this test starts and kills.
   h = await startHarness('rel_sigkill', { workers: false });
@@ -18,12 +18,6 @@ afterAll(async () => {
   await h?.close();
 });
 
-async function publish(payload: Record<string, unknown>): Promise<string> {
-  const operationId = await h.publish(payload);
-  published.push({ operationId, payload });
-  return operationId;
-}
-
 const worker = () => spawnService('worker', serviceEnv(h.config, { WORKER_CONCURRENCY: '4' }));
 
 describe('a worker killed with SIGKILL mid-batch', () => {
@@ -32,7 +26,12 @@ describe('a worker killed with SIGKILL mid-batch', () => {
     const first = worker();
     await first.ready();
     const setup = [
-      await publish({ operationId: 'kill-assoc', kind: 'members.associate', enterpriseId: 'E-kill', memberIds: members }),
+      await publish({
+        operationId: 'kill-assoc',
+        kind: 'members.associate',
+        enterpriseId: 'E-kill',
+        memberIds: members,
+      }),
       await publish({
         operationId: 'kill-issue',
         kind: 'coupons.issue',
@@ -51,12 +50,29 @@ describe('a worker killed with SIGKILL mid-batch', () => {
     ];
     await waitForFinal(h.service.db, setup, 120_000);
 
-    const sharing = await publish({ operationId: 'kill-enable', kind: 'sharing.set', enterpriseId: 'E-kill', enabled: true, memberIds: members });
-    const allocations = members.slice(0, 5_000).map((memberId, i) => ({ memberId, amount: `${1 + (i % 7)}.${String(i % 100).padStart(2, '0')}` }));
-    const allocate = await publish({ operationId: 'kill-allocate', kind: 'coupons.allocate', enterpriseId: 'E-kill', couponId: 'C-kill', allocations });
+    const sharing = await publish({
+      operationId: 'kill-enable',
+      kind: 'sharing.set',
+      enterpriseId: 'E-kill',
+      enabled: true,
+      memberIds: members,
+    });
+    const allocations = members
+      .slice(0, 5_000)
+      .map((memberId, i) => ({ memberId, amount: `${1 + (i % 7)}.${String(i % 100).padStart(2, '0')}` }));
+    const allocate = await publish({
+      operationId: 'kill-allocate',
+      kind: 'coupons.allocate',
+      enterpriseId: 'E-kill',
+      couponId: 'C-kill',
+      allocations,
+    });
 
     // First kill: in the middle of the sharing.set (its 200 chunks are ahead of the allocation's 50).
-    const atFirstKill = await waitForProgress(h.service.db, sharing, (p) => p.chunksDone >= 40, { timeoutMs: 90_000, intervalMs: 10 });
+    const atFirstKill = await waitForProgress(h.service.db, sharing, (p) => p.chunksDone >= 40, {
+      timeoutMs: 90_000,
+      intervalMs: 10,
+    });
     first.kill('SIGKILL');
     expect(await first.exited()).toMatchObject({ signal: 'SIGKILL' });
     const stalledAfterFirst = await h.service.queues.chunks.getActiveCount();
@@ -64,7 +80,10 @@ describe('a worker killed with SIGKILL mid-batch', () => {
     // Second kill: a fresh worker, killed in the middle of the allocation.
     const second = worker();
     await second.ready();
-    const atSecondKill = await waitForProgress(h.service.db, allocate, (p) => p.chunksDone >= 5, { timeoutMs: 90_000, intervalMs: 10 });
+    const atSecondKill = await waitForProgress(h.service.db, allocate, (p) => p.chunksDone >= 5, {
+      timeoutMs: 90_000,
+      intervalMs: 10,
+    });
     second.kill('SIGKILL');
     expect(await second.exited()).toMatchObject({ signal: 'SIGKILL' });
     const stalledAfterSecond = await h.service.queues.chunks.getActiveCount();

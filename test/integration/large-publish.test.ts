@@ -1,0 +1,33 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Harness, memberIds, startHarness } from '../support/harness.js';
+
+// The default body limit (16 MiB) takes a 200,000-member operation in one request (SPEC §5).
+// Workers stay off: this is about accepting and splitting the batch, not applying it.
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness('large_publish', { workers: false });
+});
+afterAll(async () => h?.close());
+
+describe('POST /v1/operations with 200,000 members', () => {
+  it('is accepted in one request and split into 2,000 chunk jobs', async () => {
+    const ids = memberIds('big', 200_000);
+    const body = JSON.stringify({ kind: 'sharing.set', enterpriseId: 'E-big', enabled: true, memberIds: ids });
+    expect(body.length).toBeGreaterThan(2_000_000);
+    const response = await h.service.app!.inject({
+      method: 'POST',
+      url: '/v1/operations',
+      headers: { 'content-type': 'application/json' },
+      payload: body,
+    });
+    expect(response.statusCode).toBe(202);
+    const { operationId } = response.json();
+    const view = await h.request('GET', `/v1/operations/${operationId}`);
+    expect(view.body).toMatchObject({
+      status: 'queued',
+      progress: { chunksDone: 0, chunksTotal: 2_000, itemsTotal: 200_000 },
+    });
+    const counts = await h.service.queues.chunks.getJobCounts('waiting', 'prioritized', 'delayed');
+    expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(2_000);
+  }, 120_000);
+});
