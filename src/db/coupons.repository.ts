@@ -203,7 +203,8 @@ export async function writeLedgerChanges(
 
 // ---- reads -------------------------------------------------------------------------------
 
-export async function findCoupon(db: Kysely<Database>, couponId: string) {
+/** Coupons with what their members still hold of them (`allocated_outstanding_cents`). */
+function couponsWithOutstanding(db: Kysely<Database>) {
   return db
     .selectFrom('coupons as c')
     .selectAll('c')
@@ -213,9 +214,11 @@ export async function findCoupon(db: Kysely<Database>, couponId: string) {
         .select((e) => e.fn.coalesce(e.fn.sum<number>('mc.unused_cents'), sql<number>`0`).as('s'))
         .whereRef('mc.coupon_id', '=', 'c.coupon_id')
         .as('allocated_outstanding_cents'),
-    )
-    .where('c.coupon_id', '=', couponId)
-    .executeTakeFirst();
+    );
+}
+
+export async function findCoupon(db: Kysely<Database>, couponId: string) {
+  return couponsWithOutstanding(db).where('c.coupon_id', '=', couponId).executeTakeFirst();
 }
 
 export async function listEnterpriseCoupons(
@@ -224,17 +227,7 @@ export async function listEnterpriseCoupons(
   afterCouponId: string | null,
   limit: number,
 ) {
-  let query = db
-    .selectFrom('coupons as c')
-    .selectAll('c')
-    .select((eb) =>
-      eb
-        .selectFrom('member_coupons as mc')
-        .select((e) => e.fn.coalesce(e.fn.sum<number>('mc.unused_cents'), sql<number>`0`).as('s'))
-        .whereRef('mc.coupon_id', '=', 'c.coupon_id')
-        .as('allocated_outstanding_cents'),
-    )
-    .where('c.enterprise_id', '=', enterpriseId);
+  let query = couponsWithOutstanding(db).where('c.enterprise_id', '=', enterpriseId);
   if (afterCouponId !== null) query = query.where('c.coupon_id', '>', afterCouponId);
   return query.orderBy('c.coupon_id').limit(limit).execute();
 }
