@@ -38,12 +38,14 @@ const lastStatementResult = (results: pg.QueryResult[]) =>
   results.filter((r) => !TRANSACTION_CONTROL.has(r.command)).at(-1) ?? results.at(-1);
 
 /**
- * A pg client whose multi-statement queries answer with the result of their last statement other
- * than BEGIN / COMMIT / ROLLBACK. pg answers them with an array, which Kysely cannot read; the
- * chunk path sends `BEGIN; …` and `…; COMMIT` as single queries to save round trips (see
- * `chunk-transaction.ts`), and needs the rows of the statement travelling with them.
+ * A pg client with the two things the chunk path needs from it:
+ * - multi-statement queries answer with the result of their last statement other than BEGIN /
+ *   COMMIT / ROLLBACK. pg answers them with an array, which Kysely cannot read; the chunk path
+ *   sends `BEGIN; …` and `…; COMMIT` as single queries to save round trips (see
+ *   `chunk-transaction.ts`), and needs the rows of the statement travelling with them;
+ * - statements marked with `prepared()` run as named prepared statements.
  */
-class LastResultClient extends pg.Client {
+class ChunkPathClient extends pg.Client {
   override query(...args: unknown[]): any {
     const [text, values] = args;
     if (args.length === 2 && typeof text === 'string' && Array.isArray(values) && text.startsWith(PREPARED_MARK)) {
@@ -59,7 +61,7 @@ export function createDatabase(options: DatabaseOptions): Kysely<Database> {
   const pool = new pg.Pool({
     connectionString: options.connectionString,
     max: options.poolSize,
-    Client: LastResultClient,
+    Client: ChunkPathClient,
   });
   // An idle client losing its connection emits on the pool; without a listener it would crash the process.
   pool.on('error', options.onError);
