@@ -18,6 +18,7 @@ const configSchema = z
       .default('bullmq'),
     HOST: z.string().default('0.0.0.0'),
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
     WORKER_CONCURRENCY: positiveInt.default(16),
     PG_POOL_SIZE: positiveInt.optional(),
     HTTP_BODY_LIMIT_BYTES: positiveInt.default(16 * 1024 * 1024),
@@ -42,6 +43,8 @@ export interface Config {
   readonly queueSchema: string;
   readonly host: string;
   readonly port: number;
+  /** Where a worker-only process serves /healthz, /readyz and /metrics; null: it serves nothing. */
+  readonly metricsPort: number | null;
   readonly workerConcurrency: number;
   readonly pgPoolSize: number;
   readonly httpBodyLimitBytes: number;
@@ -74,6 +77,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     queueSchema: e.QUEUE_SCHEMA,
     host: e.HOST,
     port: e.PORT,
+    metricsPort: e.METRICS_PORT ?? null,
     workerConcurrency: e.WORKER_CONCURRENCY,
     // Every concurrent chunk holds one connection for its transaction; leave room for the API.
     pgPoolSize: e.PG_POOL_SIZE ?? e.WORKER_CONCURRENCY + 4,

@@ -5,6 +5,7 @@ import { createDatabase } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
 import type { Database } from './db/schema.js';
 import { buildApp } from './http/app.js';
+import { buildOpsApp } from './http/ops-app.js';
 import type { Logger } from './logger.js';
 import { createServiceMetrics } from './metrics/service-metrics.js';
 import { openQueueBackend, type QueueBackend } from './queue/queue-backend.js';
@@ -73,8 +74,12 @@ export async function startService(config: Config, logger: Logger, options: Serv
 
     let app: FastifyInstance | null = null;
     let url: string | null = null;
+    const { producer } = queueBackend;
+    const readiness = {
+      postgres: () => sql`select 1`.execute(db),
+      [queueBackend.kind === 'redis' ? 'redis' : 'queue']: () => producer.ping(),
+    };
     if (options.api) {
-      const { producer } = queueBackend;
       app = await buildApp({
         db,
         publisher: { db, chunkQueue: () => producer.chunks(), chunkAttempts: config.chunkAttempts },
@@ -83,17 +88,20 @@ export async function startService(config: Config, logger: Logger, options: Serv
           chunkQueue: () => producer.chunks(),
           notifyFinished: createCompletionNotifier(db, () => producer.events()),
         },
-        readiness: {
-          postgres: () => sql`select 1`.execute(db),
-          [queueBackend.kind === 'redis' ? 'redis' : 'queue']: () => producer.ping(),
-        },
+        readiness,
         bodyLimitBytes: config.httpBodyLimitBytes,
         logger,
         metrics,
         // The administration queues: the board waits out a queue-store blip instead of failing.
         dashboard: { queues, readOnly: config.dashboardReadOnly, credentials: config.dashboardCredentials },
       });
-      url = await app.listen({ host: config.host, port: config.port });
+    } else if (options.workers && config.metricsPort !== null) {
+      // A worker-only process counts chunks no API process sees: it serves them itself.
+      app = buildOpsApp({ readiness, metrics, logger });
+    }
+    if (app) {
+      const port = options.api ? config.port : config.metricsPort!;
+      url = await app.listen({ host: config.host, port });
       closers.push(() => app!.close());
     }
 

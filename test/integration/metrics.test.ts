@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QUEUES } from '../../src/producers/contract.js';
+import { loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/logger.js';
+import { startService } from '../../src/service.js';
 import { type Harness, memberIds, startHarness } from '../support/harness.js';
+import { serviceEnv } from '../support/processes.js';
 import { parsePrometheusText, type Sample, sampleValue } from '../support/prometheus-text.js';
 
 let h: Harness;
@@ -133,5 +137,34 @@ describe('GET /metrics', () => {
     expect(
       sampleValue(samples, 'benefits_chunks_processed_total', { kind: 'members.associate', outcome: 'applied' }),
     ).toBe(3);
+  });
+
+  it('a worker-only process with METRICS_PORT serves health and the chunks it applied', async () => {
+    const api = await startHarness('metrics-worker', { workers: false });
+    const env = serviceEnv(api.config, { METRICS_PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent' });
+    const worker = await startService(loadConfig(env), createLogger('silent'), {
+      api: false,
+      workers: true,
+      migrate: false,
+    });
+    try {
+      expect(worker.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      const members = memberIds('metw', 150);
+      const view = await api.waitForOperation(
+        await api.publish({ kind: 'members.associate', enterpriseId: 'E-metw', memberIds: members }),
+      );
+      expect(view).toMatchObject({ status: 'completed', progress: { chunksTotal: 2 } });
+      const samples = parsePrometheusText(await (await fetch(`${worker.url}/metrics`)).text());
+      const processed = { kind: 'members.associate', outcome: 'applied' };
+      expect(sampleValue(samples, 'benefits_chunks_processed_total', processed)).toBe(2);
+      expect(sampleValue(samples, 'benefits_items_total', processed)).toBe(150);
+      expect((await fetch(`${worker.url}/readyz`)).status).toBe(200);
+      expect((await fetch(`${worker.url}/healthz`)).status).toBe(200);
+      // Health and metrics only: the API stays with the API processes.
+      expect((await fetch(`${worker.url}/v1/operations/${view.operationId}`)).status).toBe(404);
+    } finally {
+      await worker.stop();
+      await api.close();
+    }
   });
 });
