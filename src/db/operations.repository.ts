@@ -1,6 +1,6 @@
 import { type Kysely, type RawBuilder, sql } from 'kysely';
 import type { Rejection, OutcomeCounts } from '../domain/operations/item-outcome.js';
-import { statusAfterChunk } from '../domain/operations/operation-status.js';
+import { isFinal, statusAfterChunk } from '../domain/operations/operation-status.js';
 import type { OperationStatus } from '../producers/contract.js';
 import type { Database, NewOperation, OperationRow, Tx } from './schema.js';
 
@@ -66,6 +66,9 @@ export type OperationProgressRow = {
 
 const PROGRESS_COLUMNS = ['chunks_total', 'chunks_done', 'chunks_failed', 'rejected', 'status'] as const;
 
+/** A chunk moves a queued operation to running; any other status (cancelled among them) stays. */
+const STARTED_STATUS = sql<string>`CASE WHEN status = 'queued' THEN 'running' ELSE status END`;
+
 /**
  * Adds a claimed chunk's counts to its row and to its operation's counters. The last statement of
  * the chunk's transaction: every chunk of a batch updates the operation's row, and holds its lock
@@ -93,7 +96,7 @@ export function chunkAppliedStatement(
       superseded = superseded + ${sql.lit(superseded)},
       rejected = rejected + ${sql.lit(rejected)},
       -- A chunk that committed just after a cancel stays recorded; the status stays cancelled.
-      status = CASE WHEN status = 'queued' THEN 'running' ELSE status END,
+      status = ${STARTED_STATUS},
       started_at = coalesce(started_at, now()),
       updated_at = now()
     WHERE operation_id = ${op}
@@ -133,7 +136,7 @@ export async function recordChunkFailed(
       .updateTable('operations')
       .set((eb) => ({
         chunks_failed: eb('chunks_failed', '+', 1),
-        status: sql`CASE WHEN status = 'queued' THEN 'running' ELSE status END`,
+        status: STARTED_STATUS,
         updated_at: sql`now()`,
       }))
       .where('operation_id', '=', operationId)
@@ -156,7 +159,7 @@ export async function settleStatus(
 ): Promise<OperationStatus | null> {
   const row = progress ?? (await findOperation(db, operationId));
   if (!row) return null;
-  if (row.status !== 'queued' && row.status !== 'running') return row.status as OperationStatus;
+  if (isFinal(row.status)) return row.status as OperationStatus;
   const status = statusAfterChunk({
     chunksTotal: row.chunks_total,
     chunksDone: row.chunks_done,
