@@ -25,6 +25,8 @@ describe('completion events', () => {
       memberIds: ['ev-1', 'stranger@x'],
     });
     await h.waitForOperation(operationId);
+    // The event carries the final status, so it is enqueued just after the status is written.
+    await expect.poll(async () => (await events(operationId)).length, { timeout: 5_000 }).toBeGreaterThan(0);
     const published = await events(operationId);
     expect(published).toEqual([
       expect.objectContaining({
@@ -127,6 +129,8 @@ describe('retry', () => {
       error: 'not_failed',
       status: 'completed',
     });
+    // Each event follows its status: wait for the last one before comparing them all.
+    await expect.poll(async () => (await events(operationId)).length, { timeout: 5_000 }).toBeGreaterThanOrEqual(3);
     expect((await events(operationId)).map((e) => e.status).sort()).toEqual(['completed', 'failed', 'failed']);
   });
 });
