@@ -15,13 +15,15 @@ import { ENTERPRISE, expectEqual, measureService, type ScenarioContext } from '.
 
 export const COUPONS = 100;
 
+export type CouponPlan = ReturnType<typeof plan>;
+
 interface Allocation {
   memberId: string;
   cents: number;
 }
 
 /** Coupon k allocates to the k-th hundredth of the members, 1.00 to 5.99 each. */
-function plan(members: number): { couponId: string; allocations: Allocation[] }[] {
+export function plan(members: number): { couponId: string; allocations: Allocation[] }[] {
   const perCoupon = Math.ceil(members / COUPONS);
   return Array.from({ length: COUPONS }, (_, k) => ({
     couponId: `BC-${String(k).padStart(3, '0')}`,
@@ -33,7 +35,7 @@ function plan(members: number): { couponId: string; allocations: Allocation[] }[
 }
 
 /** Setup, not measured: the coupons, each with exactly enough balance plus a margin. */
-async function seedCoupons(pool: pg.Pool, coupons: ReturnType<typeof plan>): Promise<void> {
+export async function seedCoupons(pool: pg.Pool, coupons: CouponPlan): Promise<void> {
   await pool.query(
     `INSERT INTO coupons (coupon_id, enterprise_id, face_value_cents, balance_cents, allocation_mode,
                           valid_from, valid_until, products, issued_by_operation_id)
@@ -71,12 +73,16 @@ async function checkLedger(pool: pg.Pool, operationPrefix: string, count: number
 async function resetCoupons(pool: pg.Pool): Promise<void> {
   await pool.query(`TRUNCATE member_coupons, coupon_history`);
   await pool.query(`UPDATE coupons SET balance_cents = face_value_cents, allocation_operation_id = NULL`);
-  await vacuum(pool, ['coupons', 'member_coupons', 'coupon_history']);
+  // Not the truncated tables: analysed empty, they would give every chunk's lookups a plan made for
+  // no rows (sequential scans) until autovacuum analysed them again as they grew, minutes later.
+  // Truncated and not analysed, they are as new tables are: of unknown size, looked up by index.
+  await vacuum(pool, ['coupons']);
 }
 
 /** One `coupons.allocate` operation per coupon, published one after the other, all awaited together. */
-async function runCouponService(ctx: ScenarioContext, coupons: ReturnType<typeof plan>): Promise<ServiceRun> {
-  const operationIds = coupons.map((c) => `bench-alloc-${c.couponId}`);
+async function runCouponService(ctx: ScenarioContext, coupons: CouponPlan, round: number): Promise<ServiceRun> {
+  const prefix = `bench-alloc-${round}-`;
+  const operationIds = coupons.map((c) => `${prefix}${c.couponId}`);
   const bodies = coupons.map((c, k) => ({
     operationId: operationIds[k]!,
     kind: 'coupons.allocate' as const,
@@ -100,7 +106,7 @@ async function runCouponService(ctx: ScenarioContext, coupons: ReturnType<typeof
       ctx.members,
     );
   });
-  await checkLedger(ctx.env.pool, 'bench-alloc-', ctx.members);
+  await checkLedger(ctx.env.pool, prefix, ctx.members);
   return run;
 }
 
@@ -108,12 +114,13 @@ async function runCouponService(ctx: ScenarioContext, coupons: ReturnType<typeof
  * By hand, chunk by chunk in the order the service's queue hands them out: lock the coupon,
  * take the amounts from its balance, upsert the holdings and write one history row per item.
  */
-async function runCouponReference(ctx: ScenarioContext, coupons: ReturnType<typeof plan>): Promise<ReferenceRun> {
+async function runCouponReference(ctx: ScenarioContext, coupons: CouponPlan, round: number): Promise<ReferenceRun> {
+  const prefix = `bench-ref-alloc-${round}-`;
   const chunks = coupons.flatMap((c) => slices(c.allocations).map((items) => ({ couponId: c.couponId, items })));
   await ctx.cpu.start();
   const seconds = await runLanes(ctx.env.pool, ctx.connections, chunks.length, async (client, task) => {
     const { couponId, items } = chunks[task]!;
-    const operationId = `bench-ref-alloc-${couponId}`;
+    const operationId = `${prefix}${couponId}`;
     await inTransaction(client, async () => {
       const locked = await client.query<{ balance_cents: number; valid: boolean }>(
         `SELECT balance_cents, now() BETWEEN valid_from AND valid_until AS valid FROM coupons WHERE coupon_id = $1 FOR UPDATE`,
@@ -160,20 +167,24 @@ async function runCouponReference(ctx: ScenarioContext, coupons: ReturnType<type
     });
   });
   const cpu = await ctx.cpu.stop();
-  await checkLedger(ctx.env.pool, 'bench-ref-alloc-', ctx.members);
+  await checkLedger(ctx.env.pool, prefix, ctx.members);
   return { items: ctx.members, seconds, rate: ctx.members / seconds, connections: ctx.connections, cpu };
 }
 
-export async function benchCoupons(ctx: ScenarioContext): Promise<{ service: ServiceRun; reference: ReferenceRun }> {
-  const coupons = plan(ctx.members);
-  await seedCoupons(ctx.env.pool, coupons);
-  await vacuum(ctx.env.pool, ['coupons', 'member_coupons', 'coupon_history']);
-  log(`coupons.allocate: service, ${ctx.members} allocations over ${coupons.length} coupons`);
-  const service = await runCouponService(ctx, coupons);
+/** One round over coupons seeded by `seedCoupons`: the service, then the reference, each from full balances. */
+export async function benchCoupons(
+  ctx: ScenarioContext,
+  coupons: CouponPlan,
+  round: number,
+): Promise<{ service: ServiceRun; reference: ReferenceRun }> {
+  await vacuum(ctx.env.pool, ['coupons']);
+  log(`coupons.allocate round ${round}: service, ${ctx.members} allocations over ${coupons.length} coupons`);
+  const service = await runCouponService(ctx, coupons, round);
   log(`  ${service.seconds.toFixed(2)} s, ${Math.round(service.rate)} allocations/s`);
   await resetCoupons(ctx.env.pool);
-  log(`coupons.allocate: hand-written reference, ${ctx.connections} connections`);
-  const reference = await runCouponReference(ctx, coupons);
+  log(`coupons.allocate round ${round}: hand-written reference, ${ctx.connections} connections`);
+  const reference = await runCouponReference(ctx, coupons, round);
   log(`  ${reference.seconds.toFixed(2)} s, ${Math.round(reference.rate)} allocations/s`);
+  await resetCoupons(ctx.env.pool);
   return { service, reference };
 }

@@ -2,11 +2,20 @@ import type { ReferenceRun, ServiceRun } from './common.js';
 import type { CpuReport } from './cpu-usage.js';
 import type { PublishRun } from './publishing.bench.js';
 
+/** The median round (by ratio), and every round's ratio in the order they ran. */
+export interface Comparison {
+  service: ServiceRun;
+  reference: ReferenceRun;
+  ratio: number;
+  rounds: number[];
+}
+
 export interface BenchResults {
   settings: {
     members: number;
     concurrency: number;
     workers: number;
+    rounds: number;
     referenceConnections: number;
     cores: number;
     node: string;
@@ -15,8 +24,8 @@ export interface BenchResults {
     loadAverageBefore: number[];
     loadAverageAfter?: number[];
   };
-  sharing?: { service: ServiceRun; reference: ReferenceRun; ratio: number };
-  coupons?: { service: ServiceRun; reference: ReferenceRun; ratio: number };
+  sharing?: Comparison;
+  coupons?: Comparison;
   publishing?: PublishRun[];
   workerHighWaterMark?: number;
 }
@@ -30,14 +39,10 @@ function cpuLine(cpu: CpuReport, items: number, clientLabel: string, client: num
   return `CPU ms per 1,000: ${clientLabel} ${per(client)}, Postgres backends ${per(cpu.postgres)}, Redis ${per(cpu.redis)}`;
 }
 
-function comparison(
-  label: string,
-  unit: string,
-  r: { service: ServiceRun; reference: ReferenceRun; ratio: number },
-): string[] {
+function comparison(label: string, unit: string, r: Comparison): string[] {
   const { service, reference } = r;
   return [
-    `${label}`,
+    `${label} (the median of ${r.rounds.length} rounds by ratio; every round: ${r.rounds.map((x) => x.toFixed(2)).join(', ')})`,
     `  service    ${service.items} ${unit} in ${service.seconds.toFixed(2)} s = ${rate(service.rate)} ${unit}/s ` +
       `(publish → operation final; publishing itself took ${service.publishSeconds.toFixed(2)} s)`,
     `  reference  ${reference.items} ${unit} in ${reference.seconds.toFixed(2)} s = ${rate(reference.rate)} ${unit}/s (hand-written pg, ${reference.connections} connections)`,

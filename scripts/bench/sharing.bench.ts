@@ -12,8 +12,9 @@ import {
 } from './common.js';
 import { ENTERPRISE, expectEqual, measureService, type ScenarioContext } from './scenario.js';
 
-const SERVICE_OPERATION = 'bench-sharing';
-const REFERENCE_OPERATION = 'bench-sharing-reference';
+// Each round publishes an operation of its own: the same id again would be an idempotent no-op.
+const serviceOperation = (round: number) => `bench-sharing-${round}`;
+const referenceOperation = (round: number) => `bench-sharing-reference-${round}`;
 
 /** Setup, not measured: N members associated with the bench enterprise, sharing off. */
 export async function seedMembers(pool: pg.Pool, count: number): Promise<void> {
@@ -40,30 +41,32 @@ async function checkSharing(pool: pg.Pool, operationId: string, count: number): 
 async function resetSharing(pool: pg.Pool): Promise<void> {
   await pool.query(`UPDATE members SET sharing_enabled = false, last_seq = 0`);
   await pool.query(`TRUNCATE sharing_history`);
-  await vacuum(pool, ['members', 'sharing_history']);
+  // Not sharing_history: see resetCoupons in coupons.bench.ts.
+  await vacuum(pool, ['members']);
 }
 
-export async function runSharingService(ctx: ScenarioContext): Promise<ServiceRun> {
+export async function runSharingService(ctx: ScenarioContext, round: number): Promise<ServiceRun> {
+  const operationId = serviceOperation(round);
   const memberIds = Array.from({ length: ctx.members }, (_, i) => memberId(i));
   const run = await measureService(ctx, ctx.members, async (published) => {
     await ctx.producer.publish({
-      operationId: SERVICE_OPERATION,
+      operationId,
       kind: 'sharing.set',
       enterpriseId: ENTERPRISE,
       enabled: true,
       memberIds,
     });
     published();
-    const final = await waitForOperations(ctx.env.pool, [SERVICE_OPERATION], {
+    const final = await waitForOperations(ctx.env.pool, [operationId], {
       timeoutMs: ctx.timeoutMs,
       label: 'sharing.set service',
       check: () => ctx.workers.assertAlive(),
     });
-    const op = final.get(SERVICE_OPERATION)!;
+    const op = final.get(operationId)!;
     expectEqual('sharing.set status', op.status, 'completed');
     expectEqual('sharing.set applied', op.applied, ctx.members);
   });
-  await checkSharing(ctx.env.pool, SERVICE_OPERATION, ctx.members);
+  await checkSharing(ctx.env.pool, operationId, ctx.members);
   return run;
 }
 
@@ -71,7 +74,8 @@ export async function runSharingService(ctx: ScenarioContext): Promise<ServiceRu
  * The same state changes and history rows by hand: per chunk of 100, one transaction that locks
  * and reads the members, updates them, and writes one history row each.
  */
-export async function runSharingReference(ctx: ScenarioContext): Promise<ReferenceRun> {
+export async function runSharingReference(ctx: ScenarioContext, round: number): Promise<ReferenceRun> {
+  const operationId = referenceOperation(round);
   const { rows } = await ctx.env.pool.query<{ seq: number }>(`SELECT coalesce(max(seq), 0) + 1 AS seq FROM operations`);
   const seq = rows[0]!.seq;
   const chunks = slices(Array.from({ length: ctx.members }, (_, i) => memberId(i)));
@@ -99,23 +103,28 @@ export async function runSharingReference(ctx: ScenarioContext): Promise<Referen
         `INSERT INTO sharing_history (operation_id, operation_seq, enterprise_id, member_id, action, sharing_before, sharing_after, outcome)
          SELECT $1, $2, $3, h.member_id, 'enable', h.before, true, CASE WHEN h.before THEN 'unchanged' ELSE 'applied' END
          FROM unnest($4::text[], $5::bool[]) AS h(member_id, before)`,
-        [REFERENCE_OPERATION, seq, ENTERPRISE, changedIds, changed.map((m) => m.sharing_enabled)],
+        [operationId, seq, ENTERPRISE, changedIds, changed.map((m) => m.sharing_enabled)],
       );
     });
   });
   const cpu = await ctx.cpu.stop();
-  await checkSharing(ctx.env.pool, REFERENCE_OPERATION, ctx.members);
+  await checkSharing(ctx.env.pool, operationId, ctx.members);
   return { items: ctx.members, seconds, rate: ctx.members / seconds, connections: ctx.connections, cpu };
 }
 
-export async function benchSharing(ctx: ScenarioContext): Promise<{ service: ServiceRun; reference: ReferenceRun }> {
-  await vacuum(ctx.env.pool, ['members', 'sharing_history']);
-  log(`sharing.set: service, ${ctx.members} members`);
-  const service = await runSharingService(ctx);
+/** One round: the service, then the reference, each from "sharing off, nothing applied yet". */
+export async function benchSharing(
+  ctx: ScenarioContext,
+  round: number,
+): Promise<{ service: ServiceRun; reference: ReferenceRun }> {
+  await vacuum(ctx.env.pool, ['members']);
+  log(`sharing.set round ${round}: service, ${ctx.members} members`);
+  const service = await runSharingService(ctx, round);
   log(`  ${service.seconds.toFixed(2)} s, ${Math.round(service.rate)} members/s`);
   await resetSharing(ctx.env.pool);
-  log(`sharing.set: hand-written reference, ${ctx.connections} connections`);
-  const reference = await runSharingReference(ctx);
+  log(`sharing.set round ${round}: hand-written reference, ${ctx.connections} connections`);
+  const reference = await runSharingReference(ctx, round);
   log(`  ${reference.seconds.toFixed(2)} s, ${Math.round(reference.rate)} members/s`);
+  await resetSharing(ctx.env.pool);
   return { service, reference };
 }

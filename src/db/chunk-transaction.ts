@@ -1,19 +1,40 @@
 import { type Kysely, sql } from 'kysely';
 import type { ChunkOutcome } from '../domain/operations/item-outcome.js';
+import { chunkPathQuery } from './database.js';
 import {
-  chunkAppliedStatement,
+  chunkApplied,
   type ChunkClaim,
+  claimChunk,
   type ClaimRow,
-  claimChunkStatement,
   insertRejections,
   type OperationProgressRow,
   toChunkClaim,
 } from './operations.repository.js';
-import type { Database, Tx } from './schema.js';
+import type { StatementCall } from './prepared-statements.js';
+import type { Database } from './schema.js';
 
 export interface ChunkRef {
   operationId: string;
   chunkIndex: number;
+}
+
+/** The rows one of the chunk's reads answered with. */
+export type ReadRows = <Row>(read: StatementCall<Row>) => Row[];
+
+export interface ChunkDecision {
+  /** Sent with COMMIT, in this order. */
+  writes: readonly StatementCall<unknown>[];
+  outcome: ChunkOutcome;
+}
+
+/**
+ * What applying a chunk takes, in the two steps its transaction has: the reads (row locks
+ * included), then, decided from what they found, the writes.
+ */
+export interface ChunkWork {
+  /** Sent with BEGIN and the claim, run in this order. */
+  reads: readonly StatementCall<unknown>[];
+  decide(rows: ReadRows): ChunkDecision;
 }
 
 export type ChunkTransactionResult =
@@ -21,33 +42,47 @@ export type ChunkTransactionResult =
   | { claimed: false; claim: Extract<ChunkClaim, { claimed: false }> };
 
 /**
- * Runs one chunk as one Postgres transaction, in as few round trips as the work allows (each one
- * is a socket write and a wake-up on both sides, which is most of what a chunk costs): BEGIN
- * travels with the claim, and COMMIT with the update of the operation's counters, so the
+ * Runs one chunk as one Postgres transaction in two round trips (each one is a socket write and a
+ * wake-up on both sides, which is most of what a chunk costs): BEGIN, the claim and the reads go
+ * as one query; the writes, the rejections, the update of the operation's counters and COMMIT as
+ * another. Every statement is prepared once per connection (see `prepared-statements.ts`). The
  * operation's row, which every chunk of the batch updates, is locked no longer than the commit
- * takes. A clean chunk of a member batch costs four round trips: claim, lock, write, commit.
+ * takes. In READ COMMITTED each statement reads what was committed when it started, so a read
+ * that follows a lock in the same query sees the state the lock protects.
  *
- * A chunk that was claimed before (a redelivery) is rolled back untouched.
+ * A chunk that was claimed before (a redelivery), or whose operation was cancelled, is rolled
+ * back untouched: its reads ran for nothing, which only a redelivery pays.
  */
 export async function runChunkTransaction(
   db: Kysely<Database>,
   ref: ChunkRef,
-  apply: (tx: Tx) => Promise<ChunkOutcome>,
+  work: ChunkWork,
 ): Promise<ChunkTransactionResult> {
   return db.connection().execute(async (conn) => {
+    const send = async (statements: readonly string[]) => (await conn.executeQuery(chunkPathQuery(statements))).rows;
     try {
-      const claimed = await sql<ClaimRow>`BEGIN; ${claimChunkStatement(ref.operationId, ref.chunkIndex)}`.execute(conn);
-      const claim = toChunkClaim(claimed.rows);
+      const [, claimRows, ...readRows] = await send([
+        'BEGIN',
+        claimChunk.call(ref.operationId, ref.chunkIndex).text,
+        ...work.reads.map((r) => r.text),
+      ]);
+      const claim = toChunkClaim(claimRows as ClaimRow[]);
       if (!claim.claimed) {
         await sql`ROLLBACK`.execute(conn);
         return { claimed: false, claim };
       }
-      const applied = await apply(conn);
-      await insertRejections(conn, ref.operationId, applied.rejections);
-      const { rows } = await sql<OperationProgressRow>`
-        ${chunkAppliedStatement(ref.operationId, ref.chunkIndex, applied)};
-        COMMIT`.execute(conn);
-      return { claimed: true, applied, progress: rows[0] };
+      const { writes, outcome } = work.decide(<Row>(read: StatementCall<Row>) => {
+        const index = work.reads.indexOf(read);
+        if (index < 0) throw new Error('a chunk decision asked for the rows of a statement it did not read');
+        return readRows[index] as Row[];
+      });
+      const closing = await send([
+        ...writes.map((w) => w.text),
+        ...(outcome.rejections.length > 0 ? [insertRejections(ref.operationId, outcome.rejections).text] : []),
+        chunkApplied(ref.operationId, ref.chunkIndex, outcome).text,
+        'COMMIT',
+      ]);
+      return { claimed: true, applied: outcome, progress: closing.at(-2)?.[0] as OperationProgressRow | undefined };
     } catch (error) {
       // The transaction is open (a statement failed) or ended (COMMIT failed: ROLLBACK then only
       // warns). A ROLLBACK that fails means the connection is gone and the pool drops it: the

@@ -2,8 +2,8 @@ import { type Kysely, sql } from 'kysely';
 import type { IssuedCoupon } from '../domain/coupons/coupon-issue.rules.js';
 import type { LedgerEntry, MemberLedgerState } from '../domain/coupons/coupon-ledger.rules.js';
 import type { AllocationMode, CouponState, Holding } from '../domain/coupons/coupon.rules.js';
-import { prepared } from './database.js';
-import type { CouponRow, Database, Tx } from './schema.js';
+import { definePrepared, type StatementCall } from './prepared-statements.js';
+import type { CouponRow, Database } from './schema.js';
 
 export function toCouponState(row: CouponRow): CouponState & { products: string[] } {
   return {
@@ -19,125 +19,140 @@ export function toCouponState(row: CouponRow): CouponState & { products: string[
   };
 }
 
+type LockedCouponRow = { now: Date } & { [K in keyof CouponRow]: CouponRow[K] | null };
+
 /**
  * Every ledger change to a coupon goes through this lock: it is what keeps the balance exact.
  * Also reads the database clock, which decides validity (`now()` is the transaction's start,
- * so reading it with the lock gives the same time as reading it apart, one round trip fewer).
+ * so reading it with the lock gives the same time as reading it apart), with or without a coupon.
  */
-export async function lockCoupon(tx: Tx, couponId: string): Promise<{ coupon: CouponState | undefined; now: Date }> {
-  const row = await tx
-    .selectFrom('coupons')
-    .selectAll()
-    .select(sql<Date>`now()`.as('now'))
-    .where('coupon_id', '=', couponId)
-    .forUpdate()
-    .executeTakeFirst();
-  if (row) return { coupon: toCouponState(row), now: row.now };
-  const { rows } = await sql<{ now: Date }>`SELECT now() AS now`.execute(tx);
-  return { coupon: undefined, now: rows[0]!.now };
+const lockCouponStatement = definePrepared<LockedCouponRow>(
+  'lock_coupon',
+  ['text'],
+  `SELECT now() AS now, c.*
+   FROM (SELECT) AS one
+   LEFT JOIN LATERAL (SELECT * FROM coupons WHERE coupon_id = $1 FOR UPDATE) c ON true`,
+);
+
+export function lockCoupon(couponId: string): StatementCall<LockedCouponRow> {
+  return lockCouponStatement.call(couponId);
 }
 
-export async function lockCoupons(tx: Tx, couponIds: readonly string[]) {
-  if (couponIds.length === 0) return new Map<string, CouponState & { products: string[] }>();
-  const rows = await tx
-    .selectFrom('coupons')
-    .selectAll()
-    .where('coupon_id', 'in', [...couponIds])
-    .orderBy('coupon_id')
-    .forUpdate()
-    .execute();
+export function toLockedCoupon(rows: readonly LockedCouponRow[]): { coupon: CouponState | undefined; now: Date } {
+  const row = rows[0];
+  if (!row) throw new Error('lock_coupon answered with no row');
+  return { coupon: row.coupon_id === null ? undefined : toCouponState(row as CouponRow), now: row.now };
+}
+
+/** Locks the coupons an issue chunk names, in a fixed order. */
+export const lockCoupons = definePrepared<CouponRow>(
+  'lock_coupons',
+  ['text[]'],
+  `SELECT * FROM coupons WHERE coupon_id = ANY($1) ORDER BY coupon_id FOR UPDATE`,
+);
+
+export function toCouponStates(rows: readonly CouponRow[]): Map<string, CouponState & { products: string[] }> {
   return new Map(rows.map((r) => [r.coupon_id, toCouponState(r)]));
 }
 
 /** Operation-level repeats: coupons this issue operation already wrote history for. */
-export async function couponsIssuedBy(tx: Tx, operationId: string, couponIds: readonly string[]): Promise<Set<string>> {
-  if (couponIds.length === 0) return new Set();
-  const rows = await tx
-    .selectFrom('coupon_history')
-    .select('coupon_id')
-    .where('operation_id', '=', operationId)
-    .where('member_id', 'is', null)
-    .where('coupon_id', 'in', [...couponIds])
-    .execute();
-  return new Set(rows.map((r) => r.coupon_id));
-}
+export const couponsIssuedBy = definePrepared<{ coupon_id: string }>(
+  'coupons_issued_by',
+  ['text', 'text[]'],
+  `SELECT coupon_id FROM coupon_history WHERE operation_id = $1 AND member_id IS NULL AND coupon_id = ANY($2)`,
+);
 
-export async function insertIssuedCoupons(
-  tx: Tx,
+const insertCoupons = definePrepared<never>(
+  'insert_issued_coupons',
+  ['text', 'text', 'jsonb'],
+  `INSERT INTO coupons (coupon_id, enterprise_id, face_value_cents, balance_cents, allocation_mode,
+                        valid_from, valid_until, products, issued_by_operation_id)
+   SELECT c.coupon_id, $2, c.face_value_cents, c.face_value_cents, c.allocation_mode,
+          c.valid_from, c.valid_until, c.products, $1
+   FROM jsonb_to_recordset($3) AS c(coupon_id text, face_value_cents int8, allocation_mode text,
+                                    valid_from timestamptz, valid_until timestamptz, products text[])`,
+);
+
+// A statement of its own, after the coupons' insert: the balance it reads includes the new coupons.
+const insertIssueHistory = definePrepared<never>(
+  'insert_issue_history',
+  ['text', 'text', 'text[]', 'text[]', 'int8[]'],
+  `INSERT INTO coupon_history (operation_id, coupon_id, enterprise_id, member_id, action, outcome, amount_cents,
+                               coupon_balance_after_cents, member_balance_after_cents)
+   SELECT $1, h.coupon_id, $2, NULL, 'issue', h.outcome, h.amount,
+          (SELECT balance_cents FROM coupons WHERE coupon_id = h.coupon_id), NULL
+   FROM unnest($3, $4, $5) AS h(coupon_id, outcome, amount)`,
+);
+
+export function insertIssuedCoupons(
   operationId: string,
   enterpriseId: string,
   coupons: readonly IssuedCoupon[],
-): Promise<void> {
+): StatementCall<never>[] {
+  if (coupons.length === 0) return [];
   const fresh = coupons.filter((c) => c.outcome === 'applied');
-  if (fresh.length > 0) {
-    await tx
-      .insertInto('coupons')
-      .values(
-        fresh.map((c) => ({
-          coupon_id: c.couponId,
-          enterprise_id: enterpriseId,
-          face_value_cents: c.faceValueCents,
-          balance_cents: c.faceValueCents,
-          allocation_mode: c.allocationMode,
-          valid_from: c.validFrom,
-          valid_until: c.validUntil,
-          products: c.products,
-          issued_by_operation_id: operationId,
-        })),
-      )
-      .execute();
-  }
-  if (coupons.length === 0) return;
-  await tx
-    .insertInto('coupon_history')
-    .values(
-      coupons.map((c) => ({
-        operation_id: operationId,
-        coupon_id: c.couponId,
-        enterprise_id: enterpriseId,
-        member_id: null,
-        action: 'issue',
-        outcome: c.outcome,
-        amount_cents: c.outcome === 'applied' ? c.faceValueCents : 0,
-        coupon_balance_after_cents: sql<number>`(SELECT balance_cents FROM coupons WHERE coupon_id = ${c.couponId})`,
-        member_balance_after_cents: null,
-      })),
-    )
-    .execute();
+  const specs = fresh.map((c) => ({
+    coupon_id: c.couponId,
+    face_value_cents: c.faceValueCents,
+    allocation_mode: c.allocationMode,
+    valid_from: c.validFrom,
+    valid_until: c.validUntil,
+    products: c.products,
+  }));
+  return [
+    ...(fresh.length > 0 ? [insertCoupons.call(operationId, enterpriseId, JSON.stringify(specs))] : []),
+    insertIssueHistory.call(
+      operationId,
+      enterpriseId,
+      coupons.map((c) => c.couponId),
+      coupons.map((c) => c.outcome),
+      coupons.map((c) => (c.outcome === 'applied' ? c.faceValueCents : 0)),
+    ),
+  ];
+}
+
+export interface LedgerMemberRow {
+  member_id: string;
+  associated: boolean;
+  allocated_cents: number | null;
+  revoked_cents: number | null;
+  spent_cents: number | null;
+  unused_cents: number | null;
+  seen: boolean;
 }
 
 /**
  * The state of each named account towards one coupon: associated with the enterprise, what it
  * holds, and whether this operation already wrote its history row. Holdings need no row lock:
- * every writer holds the coupon's lock first.
+ * every writer holds the coupon's lock first (a statement before this one in the transaction,
+ * so this one reads the holdings as they stand once the lock is granted).
  */
-export async function loadLedgerMembers(
-  tx: Tx,
+const loadLedgerMembersStatement = definePrepared<LedgerMemberRow>(
+  'load_ledger_members',
+  ['text', 'text', 'text', 'text[]'],
+  `SELECT i.member_id,
+          (m.enterprise_id IS NOT DISTINCT FROM $2) AS associated,
+          mc.allocated_cents, mc.revoked_cents, mc.spent_cents, mc.unused_cents, s.seen IS NOT NULL AS seen
+   FROM (SELECT DISTINCT unnest($4) AS member_id) i
+   LEFT JOIN members m ON m.member_id = i.member_id
+   LEFT JOIN member_coupons mc ON mc.coupon_id = $3 AND mc.member_id = i.member_id
+   -- One unique-index probe per member: as an EXISTS, a fresh operation (not in the statistics
+   -- yet) got a hashed subplan over every history row it had written so far, on every chunk.
+   LEFT JOIN LATERAL (SELECT true AS seen FROM coupon_history h
+                      WHERE h.operation_id = $1 AND h.coupon_id = $3 AND h.member_id = i.member_id
+                      LIMIT 1) s ON true`,
+);
+
+export function loadLedgerMembers(
   operationId: string,
   enterpriseId: string,
   couponId: string,
   memberIds: readonly string[],
-): Promise<Map<string, MemberLedgerState>> {
-  const { rows } = await sql<{
-    member_id: string;
-    associated: boolean;
-    allocated_cents: number | null;
-    revoked_cents: number | null;
-    spent_cents: number | null;
-    unused_cents: number | null;
-    seen: boolean;
-  }>`${prepared('load-ledger-members')}
-    SELECT i.member_id,
-           (m.enterprise_id IS NOT DISTINCT FROM ${enterpriseId}) AS associated,
-           mc.allocated_cents, mc.revoked_cents, mc.spent_cents, mc.unused_cents, s.seen IS NOT NULL AS seen
-    FROM (SELECT DISTINCT unnest(${memberIds}::text[]) AS member_id) i
-    LEFT JOIN members m ON m.member_id = i.member_id
-    LEFT JOIN member_coupons mc ON mc.coupon_id = ${couponId} AND mc.member_id = i.member_id
-    -- One unique-index probe per member: as an EXISTS, a fresh operation (not in the statistics
-    -- yet) got a hashed subplan over every history row it had written so far, on every chunk.
-    LEFT JOIN LATERAL (SELECT true AS seen FROM coupon_history h
-                       WHERE h.operation_id = ${operationId} AND h.coupon_id = ${couponId}
-                         AND h.member_id = i.member_id LIMIT 1) s ON true`.execute(tx);
+): StatementCall<LedgerMemberRow> {
+  return loadLedgerMembersStatement.call(operationId, enterpriseId, couponId, memberIds);
+}
+
+export function toLedgerMembers(rows: readonly LedgerMemberRow[]): Map<string, MemberLedgerState> {
   return new Map(
     rows.map((r) => [
       r.member_id,
@@ -158,47 +173,80 @@ export async function loadLedgerMembers(
   );
 }
 
+const writeLedgerChangesStatement = definePrepared<never>(
+  'write_ledger_changes',
+  [
+    'text',
+    'text',
+    'text',
+    'bool',
+    'int8',
+    'text',
+    'text[]',
+    'int8[]',
+    'int8[]',
+    'int8[]',
+    'int8[]',
+    'text[]',
+    'text[]',
+    'int8[]',
+    'int8[]',
+    'int8[]',
+  ],
+  `WITH coupon AS (
+     UPDATE coupons SET balance_cents = $5, allocation_operation_id = $6, updated_at = now()
+     WHERE coupon_id = $2 AND $4
+   ),
+   holdings AS (
+     INSERT INTO member_coupons (coupon_id, member_id, enterprise_id, allocated_cents, revoked_cents, spent_cents, unused_cents)
+     SELECT $2, h.member_id, $3, h.allocated, h.revoked, h.spent, h.unused
+     FROM unnest($7, $8, $9, $10, $11) AS h(member_id, allocated, revoked, spent, unused)
+     ON CONFLICT (coupon_id, member_id) DO UPDATE SET
+       allocated_cents = EXCLUDED.allocated_cents,
+       revoked_cents = EXCLUDED.revoked_cents,
+       spent_cents = EXCLUDED.spent_cents,
+       unused_cents = EXCLUDED.unused_cents,
+       updated_at = now()
+   )
+   INSERT INTO coupon_history (operation_id, coupon_id, enterprise_id, member_id, action, outcome, amount_cents,
+                               coupon_balance_after_cents, member_balance_after_cents)
+   SELECT $1, $2, $3, e.member_id, e.action, 'applied', e.amount, e.coupon_after, e.member_after
+   FROM unnest($12, $13, $14, $15, $16) AS e(member_id, action, amount, coupon_after, member_after)`,
+);
+
 /**
  * Writes what a ledger chunk decided in one statement: the coupon's balance (when it changed),
  * every changed holding, and one history row per applied item. The caller holds the coupon's lock.
  */
-export async function writeLedgerChanges(
-  tx: Tx,
+export function writeLedgerChanges(
   operationId: string,
   couponId: string,
   enterpriseId: string,
   change: { coupon: CouponState | null; holdings: ReadonlyMap<string, Holding>; entries: readonly LedgerEntry[] },
-): Promise<void> {
+): StatementCall<never>[] {
   const { coupon, entries } = change;
   const holdings = [...change.holdings];
-  if (!coupon && holdings.length === 0 && entries.length === 0) return;
-  await sql`${prepared('write-ledger-changes')}
-    WITH coupon AS (
-      UPDATE coupons SET balance_cents = ${coupon?.balanceCents ?? null}::int8,
-                         allocation_operation_id = ${coupon?.allocationOperationId ?? null}::text,
-                         updated_at = now()
-      WHERE coupon_id = ${couponId} AND ${coupon !== null}::bool
+  if (!coupon && holdings.length === 0 && entries.length === 0) return [];
+  return [
+    writeLedgerChangesStatement.call(
+      operationId,
+      couponId,
+      enterpriseId,
+      coupon !== null,
+      coupon?.balanceCents ?? null,
+      coupon?.allocationOperationId ?? null,
+      holdings.map(([id]) => id),
+      holdings.map(([, h]) => h.allocatedCents),
+      holdings.map(([, h]) => h.revokedCents),
+      holdings.map(([, h]) => h.spentCents),
+      holdings.map(([, h]) => h.unusedCents),
+      entries.map((e) => e.memberId),
+      entries.map((e) => e.action),
+      entries.map((e) => e.amountCents),
+      entries.map((e) => e.couponBalanceAfterCents),
+      entries.map((e) => e.memberBalanceAfterCents),
     ),
-    holdings AS (
-      INSERT INTO member_coupons (coupon_id, member_id, enterprise_id, allocated_cents, revoked_cents, spent_cents, unused_cents)
-      SELECT ${couponId}, h.member_id, ${enterpriseId}, h.allocated, h.revoked, h.spent, h.unused
-      FROM unnest(${holdings.map(([id]) => id)}::text[], ${holdings.map(([, h]) => h.allocatedCents)}::int8[],
-                  ${holdings.map(([, h]) => h.revokedCents)}::int8[], ${holdings.map(([, h]) => h.spentCents)}::int8[],
-                  ${holdings.map(([, h]) => h.unusedCents)}::int8[]) AS h(member_id, allocated, revoked, spent, unused)
-      ON CONFLICT (coupon_id, member_id) DO UPDATE SET
-        allocated_cents = EXCLUDED.allocated_cents,
-        revoked_cents = EXCLUDED.revoked_cents,
-        spent_cents = EXCLUDED.spent_cents,
-        unused_cents = EXCLUDED.unused_cents,
-        updated_at = now()
-    )
-    INSERT INTO coupon_history (operation_id, coupon_id, enterprise_id, member_id, action, outcome, amount_cents,
-                                coupon_balance_after_cents, member_balance_after_cents)
-    SELECT ${operationId}, ${couponId}, ${enterpriseId}, e.member_id, e.action, 'applied', e.amount, e.coupon_after, e.member_after
-    FROM unnest(${entries.map((e) => e.memberId)}::text[], ${entries.map((e) => e.action)}::text[],
-                ${entries.map((e) => e.amountCents)}::int8[], ${entries.map((e) => e.couponBalanceAfterCents)}::int8[],
-                ${entries.map((e) => e.memberBalanceAfterCents)}::int8[])
-         AS e(member_id, action, amount, coupon_after, member_after)`.execute(tx);
+  ];
 }
 
 // ---- reads -------------------------------------------------------------------------------

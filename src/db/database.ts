@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
-import { Kysely, PostgresDialect, sql } from 'kysely';
+import { CompiledQuery, Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
+import { preparedStatements } from './prepared-statements.js';
 import type { Database } from './schema.js';
 
 // bigint and count(*) come back as strings by default; our sequences and counts stay far below 2^53.
@@ -12,48 +12,40 @@ export interface DatabaseOptions {
   onError: (error: Error) => void;
 }
 
-const PREPARED_MARK = '/* prepared: ';
-const preparedNames = new Map<string, string>();
-/** The statement's own name plus its text's digest: a name never stands for two texts. */
-function preparedName(text: string): string {
-  let name = preparedNames.get(text);
-  if (name === undefined) {
-    const label = text.slice(PREPARED_MARK.length, text.indexOf(' */'));
-    name = `${label}-${createHash('sha1').update(text).digest('hex').slice(0, 12)}`;
-    preparedNames.set(text, name);
-  }
-  return name;
+const CHUNK_PATH_MARK = '/* chunk path */ ';
+
+/**
+ * Statements of the chunk path sent as one query (see `chunk-transaction.ts`); it answers with
+ * one row set per statement, in order, BEGIN and COMMIT included.
+ */
+export function chunkPathQuery(statements: readonly string[]): CompiledQuery<unknown[]> {
+  return CompiledQuery.raw(CHUNK_PATH_MARK + statements.join(';\n'), []) as CompiledQuery<unknown[]>;
 }
 
 /**
- * Marks a hot statement to run as a named prepared statement: each pooled connection parses and
- * plans it once, not on every chunk (that was a fifth of Postgres' CPU on a large batch). Put it
- * first in a `sql` template; the label names the statement in pg_prepared_statements. Only for
- * statements whose text is fixed (values as parameters), so that the set of names stays small.
- */
-export const prepared = (label: string) => sql.raw(`${PREPARED_MARK}${label} */ `);
-
-const TRANSACTION_CONTROL = new Set(['BEGIN', 'COMMIT', 'ROLLBACK']);
-const lastStatementResult = (results: pg.QueryResult[]) =>
-  results.filter((r) => !TRANSACTION_CONTROL.has(r.command)).at(-1) ?? results.at(-1);
-
-/**
- * A pg client with the two things the chunk path needs from it:
- * - multi-statement queries answer with the result of their last statement other than BEGIN /
- *   COMMIT / ROLLBACK. pg answers them with an array, which Kysely cannot read; the chunk path
- *   sends `BEGIN; …` and `…; COMMIT` as single queries to save round trips (see
- *   `chunk-transaction.ts`), and needs the rows of the statement travelling with them;
- * - statements marked with `prepared()` run as named prepared statements.
+ * A pg client that runs `chunkPathQuery` queries: before the first one on a connection it
+ * prepares the chunk path's statements there (each on its own, so that a failure leaves no doubt
+ * about which exist), and it answers a multi-statement query with every statement's rows. pg
+ * answers those with an array of results, which Kysely cannot read.
  */
 class ChunkPathClient extends pg.Client {
+  readonly #prepared = new Set<string>();
+
   override query(...args: unknown[]): any {
-    const [text, values] = args;
-    if (args.length === 2 && typeof text === 'string' && Array.isArray(values) && text.startsWith(PREPARED_MARK)) {
-      args = [{ name: preparedName(text), text, values }];
+    const [text] = args;
+    if (typeof text === 'string' && text.startsWith(CHUNK_PATH_MARK)) return this.#chunkPathQuery(text);
+    return (pg.Client.prototype.query as (...a: unknown[]) => unknown).apply(this, args);
+  }
+
+  async #chunkPathQuery(text: string): Promise<{ command: string; rowCount: null; rows: unknown[][] }> {
+    for (const statement of preparedStatements()) {
+      if (this.#prepared.has(statement.name)) continue;
+      await super.query(statement.definition);
+      this.#prepared.add(statement.name);
     }
-    const result = (pg.Client.prototype.query as (...a: unknown[]) => unknown).apply(this, args);
-    if (!(result instanceof Promise)) return result;
-    return result.then((r: unknown) => (Array.isArray(r) ? lastStatementResult(r) : r));
+    const result: pg.QueryResult | pg.QueryResult[] = await super.query(text);
+    const results = Array.isArray(result) ? result : [result];
+    return { command: 'CHUNK PATH', rowCount: null, rows: results.map((r) => r.rows) };
   }
 }
 

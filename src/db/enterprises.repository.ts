@@ -1,32 +1,53 @@
-import { type Kysely, sql } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { EnterpriseDefault } from '../domain/sharing/sharing.rules.js';
-import type { Database, Tx } from './schema.js';
+import { definePrepared, type StatementCall } from './prepared-statements.js';
+import type { Database } from './schema.js';
+
+/** Creates the enterprise on first sight, so that its switch can be read (and locked). */
+export const ensureEnterprise = definePrepared<never>(
+  'ensure_enterprise',
+  ['text'],
+  `INSERT INTO enterprises (enterprise_id) VALUES ($1) ON CONFLICT (enterprise_id) DO NOTHING`,
+);
+
+export interface EnterpriseDefaultRow {
+  share_with_new_members: boolean;
+  default_seq: number;
+}
+
+const readDefault = definePrepared<EnterpriseDefaultRow>(
+  'read_enterprise_default',
+  ['text'],
+  `SELECT share_with_new_members, default_seq FROM enterprises WHERE enterprise_id = $1`,
+);
+const lockDefault = definePrepared<EnterpriseDefaultRow>(
+  'lock_enterprise_default',
+  ['text'],
+  `SELECT share_with_new_members, default_seq FROM enterprises WHERE enterprise_id = $1 FOR UPDATE`,
+);
 
 /**
- * Reads an enterprise's switch, creating the enterprise on first sight. With `lock` the row is
- * held until commit (switch changes); without, concurrent association chunks do not queue on it.
+ * Reads an enterprise's switch (after `ensureEnterprise`). With `lock` the row is held until
+ * commit (switch changes); without, concurrent association chunks do not queue on it.
  */
-export async function loadEnterpriseDefault(tx: Tx, enterpriseId: string, lock: boolean): Promise<EnterpriseDefault> {
-  await tx
-    .insertInto('enterprises')
-    .values({ enterprise_id: enterpriseId })
-    .onConflict((oc) => oc.column('enterprise_id').doNothing())
-    .execute();
-  let query = tx
-    .selectFrom('enterprises')
-    .select(['share_with_new_members', 'default_seq'])
-    .where('enterprise_id', '=', enterpriseId);
-  if (lock) query = query.forUpdate();
-  const row = await query.executeTakeFirstOrThrow();
+export function readEnterpriseDefault(enterpriseId: string, lock: boolean): StatementCall<EnterpriseDefaultRow> {
+  return (lock ? lockDefault : readDefault).call(enterpriseId);
+}
+
+export function toEnterpriseDefault(rows: readonly EnterpriseDefaultRow[], enterpriseId: string): EnterpriseDefault {
+  const row = rows[0];
+  if (!row) throw new Error(`enterprise ${enterpriseId} was not created before its switch was read`);
   return { shareWithNewMembers: row.share_with_new_members, defaultSeq: row.default_seq };
 }
 
-export async function storeEnterpriseDefault(tx: Tx, enterpriseId: string, next: EnterpriseDefault): Promise<void> {
-  await tx
-    .updateTable('enterprises')
-    .set({ share_with_new_members: next.shareWithNewMembers, default_seq: next.defaultSeq, updated_at: sql`now()` })
-    .where('enterprise_id', '=', enterpriseId)
-    .execute();
+const storeDefault = definePrepared<never>(
+  'store_enterprise_default',
+  ['text', 'bool', 'int8'],
+  `UPDATE enterprises SET share_with_new_members = $2, default_seq = $3, updated_at = now() WHERE enterprise_id = $1`,
+);
+
+export function storeEnterpriseDefault(enterpriseId: string, next: EnterpriseDefault): StatementCall<never> {
+  return storeDefault.call(enterpriseId, next.shareWithNewMembers, next.defaultSeq);
 }
 
 export async function enterpriseSummary(db: Kysely<Database>, enterpriseId: string) {

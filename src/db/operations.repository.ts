@@ -1,8 +1,9 @@
-import { type Kysely, type RawBuilder, sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { Rejection, OutcomeCounts } from '../domain/operations/item-outcome.js';
 import { isFinal, statusAfterChunk } from '../domain/operations/operation-status.js';
 import type { OperationStatus } from '../producers/contract.js';
-import type { Database, NewOperation, OperationRow, Tx } from './schema.js';
+import { definePrepared, type StatementCall } from './prepared-statements.js';
+import type { Database, NewOperation, OperationRow } from './schema.js';
 
 type Db = Kysely<Database>;
 
@@ -29,27 +30,22 @@ export async function findOperation(db: Db, operationId: string): Promise<Operat
 export type ChunkClaim = { claimed: true } | { claimed: false; operationStatus: string | null };
 export type ClaimRow = { status: string; claimed: boolean };
 
-// The two statements that open and close a chunk's transaction carry their values as literals:
-// the chunk path sends them with BEGIN and COMMIT as one multi-statement query each, which cannot
-// take parameters. Only an operation id (validated: letters, digits and . _ @ -; quoted by Kysely
-// all the same) and integers go in this way.
-
 /**
  * Claims a chunk for the transaction it runs in. A second delivery of the same chunk blocks here
  * until the first commits (then finds it claimed) or rolls back (then claims it itself): at most
  * one applies. A chunk of a cancelled operation is not claimed: it is dropped.
  */
-export function claimChunkStatement(operationId: string, chunkIndex: number): RawBuilder<ClaimRow> {
-  const op = sql.lit(operationId);
-  return sql<ClaimRow>`
-    WITH op AS (SELECT status FROM operations WHERE operation_id = ${op}),
-    claim AS (
-      INSERT INTO operation_chunks (operation_id, chunk_index, status)
-      SELECT ${op}, ${sql.lit(chunkIndex)}, 'applied' FROM op WHERE op.status <> 'cancelled'
-      ON CONFLICT (operation_id, chunk_index) DO NOTHING
-      RETURNING chunk_index)
-    SELECT op.status, EXISTS (SELECT 1 FROM claim) AS claimed FROM op`;
-}
+export const claimChunk = definePrepared<ClaimRow>(
+  'claim_chunk',
+  ['text', 'int4'],
+  `WITH op AS (SELECT status FROM operations WHERE operation_id = $1),
+   claim AS (
+     INSERT INTO operation_chunks (operation_id, chunk_index, status)
+     SELECT $1, $2, 'applied' FROM op WHERE op.status <> 'cancelled'
+     ON CONFLICT (operation_id, chunk_index) DO NOTHING
+     RETURNING chunk_index)
+   SELECT op.status, EXISTS (SELECT 1 FROM claim) AS claimed FROM op`,
+);
 
 export function toChunkClaim(rows: readonly ClaimRow[]): ChunkClaim {
   const row = rows[0];
@@ -67,7 +63,26 @@ export type OperationProgressRow = {
 const PROGRESS_COLUMNS = ['chunks_total', 'chunks_done', 'chunks_failed', 'rejected', 'status'] as const;
 
 /** A chunk moves a queued operation to running; any other status (cancelled among them) stays. */
-const STARTED_STATUS = sql<string>`CASE WHEN status = 'queued' THEN 'running' ELSE status END`;
+const STARTED_STATUS_SQL = `CASE WHEN status = 'queued' THEN 'running' ELSE status END`;
+const STARTED_STATUS = sql.raw<string>(STARTED_STATUS_SQL);
+
+const chunkAppliedStatement = definePrepared<OperationProgressRow>(
+  'chunk_applied',
+  ['text', 'int4', 'int4', 'int4', 'int4', 'int4', 'int4'],
+  `WITH chunk AS (
+     UPDATE operation_chunks SET applied = $4, unchanged = $5, superseded = $6, rejected = $7
+     WHERE operation_id = $1 AND chunk_index = $2)
+   UPDATE operations SET
+     chunks_done = chunks_done + 1,
+     items_done = items_done + $3,
+     applied = applied + $4, unchanged = unchanged + $5, superseded = superseded + $6, rejected = rejected + $7,
+     -- A chunk that committed just after a cancel stays recorded; the status stays cancelled.
+     status = ${STARTED_STATUS_SQL},
+     started_at = coalesce(started_at, now()),
+     updated_at = now()
+   WHERE operation_id = $1
+   RETURNING ${PROGRESS_COLUMNS.join(', ')}`,
+);
 
 /**
  * Adds a claimed chunk's counts to its row and to its operation's counters. The last statement of
@@ -75,43 +90,40 @@ const STARTED_STATUS = sql<string>`CASE WHEN status = 'queued' THEN 'running' EL
  * until COMMIT, so the chunk path sends it together with the COMMIT, and the lock is held no
  * longer than the commit itself takes.
  */
-export function chunkAppliedStatement(
+export function chunkApplied(
   operationId: string,
   chunkIndex: number,
   outcome: { itemCount: number; counts: OutcomeCounts },
-): RawBuilder<OperationProgressRow> {
-  const op = sql.lit(operationId);
+): StatementCall<OperationProgressRow> {
   const { applied, unchanged, superseded, rejected } = outcome.counts;
-  return sql<OperationProgressRow>`
-    WITH chunk AS (
-      UPDATE operation_chunks
-      SET applied = ${sql.lit(applied)}, unchanged = ${sql.lit(unchanged)},
-          superseded = ${sql.lit(superseded)}, rejected = ${sql.lit(rejected)}
-      WHERE operation_id = ${op} AND chunk_index = ${sql.lit(chunkIndex)})
-    UPDATE operations SET
-      chunks_done = chunks_done + 1,
-      items_done = items_done + ${sql.lit(outcome.itemCount)},
-      applied = applied + ${sql.lit(applied)},
-      unchanged = unchanged + ${sql.lit(unchanged)},
-      superseded = superseded + ${sql.lit(superseded)},
-      rejected = rejected + ${sql.lit(rejected)},
-      -- A chunk that committed just after a cancel stays recorded; the status stays cancelled.
-      status = ${STARTED_STATUS},
-      started_at = coalesce(started_at, now()),
-      updated_at = now()
-    WHERE operation_id = ${op}
-    RETURNING ${sql.join(PROGRESS_COLUMNS.map((c) => sql.ref(c)))}`;
+  return chunkAppliedStatement.call(
+    operationId,
+    chunkIndex,
+    outcome.itemCount,
+    applied,
+    unchanged,
+    superseded,
+    rejected,
+  );
 }
 
-export async function insertRejections(tx: Tx, operationId: string, rejections: readonly Rejection[]): Promise<void> {
-  if (rejections.length === 0) return;
-  await sql`
-    INSERT INTO operation_rejections (operation_id, position, member_id, coupon_id, reason)
-    SELECT ${operationId}, r.position, r.member_id, r.coupon_id, r.reason
-    FROM unnest(${rejections.map((r) => r.position)}::int[], ${rejections.map((r) => r.memberId)}::text[],
-                ${rejections.map((r) => r.couponId ?? null)}::text[], ${rejections.map((r) => r.reason)}::text[])
-         AS r(position, member_id, coupon_id, reason)
-    ON CONFLICT DO NOTHING`.execute(tx);
+const insertRejectionsStatement = definePrepared<never>(
+  'insert_rejections',
+  ['text', 'int4[]', 'text[]', 'text[]', 'text[]'],
+  `INSERT INTO operation_rejections (operation_id, position, member_id, coupon_id, reason)
+   SELECT $1, r.position, r.member_id, r.coupon_id, r.reason
+   FROM unnest($2, $3, $4, $5) AS r(position, member_id, coupon_id, reason)
+   ON CONFLICT DO NOTHING`,
+);
+
+export function insertRejections(operationId: string, rejections: readonly Rejection[]): StatementCall<never> {
+  return insertRejectionsStatement.call(
+    operationId,
+    rejections.map((r) => r.position),
+    rejections.map((r) => r.memberId),
+    rejections.map((r) => r.couponId ?? null),
+    rejections.map((r) => r.reason),
+  );
 }
 
 /**

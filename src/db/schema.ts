@@ -1,4 +1,4 @@
-import type { ColumnType, Generated, Insertable, Kysely, Selectable } from 'kysely';
+import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
 
 /** Timestamps are written by Postgres (`now()`), read back as Date. */
 type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
@@ -144,9 +144,3 @@ export type EnterpriseRow = Selectable<EnterprisesTable>;
 export type SharingHistoryRow = Selectable<SharingHistoryTable>;
 export type CouponRow = Selectable<CouponsTable>;
 export type CouponHistoryRow = Selectable<CouponHistoryTable>;
-
-/**
- * A connection with a transaction open on it: Kysely's own (`db.transaction()`), or a chunk's,
- * which the chunk processor opens and closes itself (see `chunk-transaction.ts`).
- */
-export type Tx = Kysely<Database>;

@@ -72,7 +72,7 @@ export function createChunkProcessor(deps: ChunkProcessorDeps) {
       if (!applier)
         throw new UnrecoverableError(`operation ${operation.operation_id} has unknown kind ${operation.kind}`);
       const ref = { operationId: chunk.operationId, chunkIndex: chunk.chunkIndex };
-      const run = await runChunkTransaction(deps.db, ref, (tx) => applier(tx, operation, chunk));
+      const run = await runChunkTransaction(deps.db, ref, applier(operation, chunk));
       let result: ChunkJobResult;
       let status: OperationStatus | null;
       if (run.claimed) {

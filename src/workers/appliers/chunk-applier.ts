@@ -1,14 +1,14 @@
 import { z } from 'zod';
-import type { ChunkOutcome } from '../../domain/operations/item-outcome.js';
 import { parseOrThrow } from '../../domain/operations/validation.js';
-import type { OperationRow, Tx } from '../../db/schema.js';
+import type { ChunkWork } from '../../db/chunk-transaction.js';
+import type { OperationRow } from '../../db/schema.js';
 import type { ChunkJob } from '../../producers/contract.js';
 
 /** What a chunk needs of its operation: fixed when the operation is recorded, never updated. */
 export type OperationIdentity = Pick<OperationRow, 'operation_id' | 'kind' | 'enterprise_id' | 'params' | 'seq'>;
 
-/** Applies one claimed chunk inside the chunk's transaction. */
-export type ChunkApplier = (tx: Tx, operation: OperationIdentity, chunk: ChunkJob) => Promise<ChunkOutcome>;
+/** What applying one chunk of an operation of its kind takes: its reads, then its writes. */
+export type ChunkApplier = (operation: OperationIdentity, chunk: ChunkJob) => ChunkWork;
 
 /** Chunk items come from Redis: parsed again against the kind's item schema before use. */
 export function parseItems<S extends z.ZodType>(schema: S, chunk: ChunkJob): z.output<S>[] {

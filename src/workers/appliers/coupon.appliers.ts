@@ -8,6 +8,9 @@ import {
   loadLedgerMembers,
   lockCoupon,
   lockCoupons,
+  toCouponStates,
+  toLedgerMembers,
+  toLockedCoupon,
   writeLedgerChanges,
 } from '../../db/coupons.repository.js';
 import {
@@ -18,7 +21,7 @@ import {
 } from '../../producers/contract.js';
 import { type ChunkApplier, enterpriseOf, parseItems, parseParams } from './chunk-applier.js';
 
-export const applyCouponIssue: ChunkApplier = async (tx, operation, chunk) => {
+export const applyCouponIssue: ChunkApplier = (operation, chunk) => {
   const enterpriseId = enterpriseOf(operation);
   const coupons = parseItems(couponSpecSchema, chunk).map((c) => ({
     couponId: c.couponId,
@@ -29,11 +32,24 @@ export const applyCouponIssue: ChunkApplier = async (tx, operation, chunk) => {
     products: c.products,
   }));
   const ids = coupons.map((c) => c.couponId);
-  const existing = await lockCoupons(tx, ids);
-  const seen = await couponsIssuedBy(tx, operation.operation_id, ids);
-  const decision = decideIssue(enterpriseId, coupons, chunk.offset, existing, seen);
-  await insertIssuedCoupons(tx, operation.operation_id, enterpriseId, decision.issued);
-  return { itemCount: coupons.length, counts: decision.counts, rejections: decision.rejections };
+  const existing = lockCoupons.call(ids);
+  const seen = couponsIssuedBy.call(operation.operation_id, ids);
+  return {
+    reads: [existing, seen],
+    decide(rows) {
+      const decision = decideIssue(
+        enterpriseId,
+        coupons,
+        chunk.offset,
+        toCouponStates(rows(existing)),
+        new Set(rows(seen).map((r) => r.coupon_id)),
+      );
+      return {
+        writes: insertIssuedCoupons(operation.operation_id, enterpriseId, decision.issued),
+        outcome: { itemCount: coupons.length, counts: decision.counts, rejections: decision.rejections },
+      };
+    },
+  };
 };
 
 const couponParams = z.object({ couponId: couponIdSchema });
@@ -42,7 +58,7 @@ function ledgerApplier(
   itemSchema: typeof allocationItemSchema | typeof revocationItemSchema,
   decide: typeof decideAllocations,
 ): ChunkApplier {
-  return async (tx, operation, chunk) => {
+  return (operation, chunk) => {
     const enterpriseId = enterpriseOf(operation);
     const { couponId } = parseParams(couponParams, operation);
     const items: LedgerItem[] = parseItems(itemSchema, chunk).map((item, i) => ({
@@ -53,26 +69,33 @@ function ledgerApplier(
     // Coupon first, then holdings: every ledger writer takes locks in this order. The holdings are
     // read by a statement of their own, after the lock is granted, so they are the latest committed.
     // The database clock decides validity, so every worker judges expiry by the same time.
-    const { coupon, now } = await lockCoupon(tx, couponId);
-    const members = await loadLedgerMembers(
-      tx,
+    const locked = lockCoupon(couponId);
+    const members = loadLedgerMembers(
       operation.operation_id,
       enterpriseId,
       couponId,
       items.map((i) => i.memberId),
     );
-    const decision = decide(
-      { operationId: operation.operation_id, enterpriseId, now },
-      coupon,
-      items,
-      chunk.offset,
-      members,
-    );
-    await writeLedgerChanges(tx, operation.operation_id, couponId, enterpriseId, decision);
     return {
-      itemCount: items.length,
-      counts: decision.counts,
-      rejections: decision.rejections.map((r) => ({ ...r, couponId })),
+      reads: [locked, members],
+      decide(rows) {
+        const { coupon, now } = toLockedCoupon(rows(locked));
+        const decision = decide(
+          { operationId: operation.operation_id, enterpriseId, now },
+          coupon,
+          items,
+          chunk.offset,
+          toLedgerMembers(rows(members)),
+        );
+        return {
+          writes: writeLedgerChanges(operation.operation_id, couponId, enterpriseId, decision),
+          outcome: {
+            itemCount: items.length,
+            counts: decision.counts,
+            rejections: decision.rejections.map((r) => ({ ...r, couponId })),
+          },
+        };
+      },
     };
   };
 }

@@ -1,51 +1,68 @@
 import { z } from 'zod';
 import { decideMemberChunk, type MemberRule } from '../../domain/members/member-chunk.rules.js';
-import type { ChunkOutcome } from '../../domain/operations/item-outcome.js';
 import { decideAssociate, decideDissociate } from '../../domain/members/membership.rules.js';
 import { decideSharingSet } from '../../domain/sharing/sharing.rules.js';
-import { loadEnterpriseDefault } from '../../db/enterprises.repository.js';
-import { ensureMemberRows, lockMembers, writeMemberChanges } from '../../db/members.repository.js';
-import type { Tx } from '../../db/schema.js';
+import type { ChunkWork } from '../../db/chunk-transaction.js';
+import { ensureEnterprise, readEnterpriseDefault, toEnterpriseDefault } from '../../db/enterprises.repository.js';
+import { ensureMemberRows, lockMembers, toLockedMembers, writeMemberChanges } from '../../db/members.repository.js';
+import type { StatementCall } from '../../db/prepared-statements.js';
 import { memberIdSchema } from '../../producers/contract.js';
 import { type ChunkApplier, enterpriseOf, type OperationIdentity, parseItems, parseParams } from './chunk-applier.js';
 
-async function applyMemberRule(
-  tx: Tx,
+/**
+ * Locks the chunk's members (after `before`, reads that must run first) and applies `rule` to
+ * each item; `ruleFor` gets the rows of every read, to build the rule from what they found.
+ */
+function memberChunkWork(
   operation: OperationIdentity,
   memberIds: string[],
   offset: number,
-  rule: MemberRule,
-): Promise<ChunkOutcome> {
+  before: readonly StatementCall<unknown>[],
+  ruleFor: (rows: Parameters<ChunkWork['decide']>[0]) => MemberRule,
+): ChunkWork {
   const enterpriseId = enterpriseOf(operation);
   const ctx = { seq: operation.seq, enterpriseId };
-  const { states, seenInOperation } = await lockMembers(tx, operation.operation_id, memberIds);
-  const decision = decideMemberChunk(ctx, memberIds, offset, states, seenInOperation, rule);
-  await writeMemberChanges(
-    tx,
-    { operationId: operation.operation_id, seq: operation.seq, enterpriseId },
-    decision.nextStates,
-    decision.changes,
-  );
-  return { itemCount: memberIds.length, counts: decision.counts, rejections: decision.rejections };
+  const locked = lockMembers.call(operation.operation_id, operation.seq, memberIds);
+  return {
+    reads: [...before, locked],
+    decide(rows) {
+      const { states, seenInOperation } = toLockedMembers(rows(locked));
+      const decision = decideMemberChunk(ctx, memberIds, offset, states, seenInOperation, ruleFor(rows));
+      return {
+        writes: writeMemberChanges(
+          { operationId: operation.operation_id, seq: operation.seq, enterpriseId },
+          decision.nextStates,
+          decision.changes,
+        ),
+        outcome: { itemCount: memberIds.length, counts: decision.counts, rejections: decision.rejections },
+      };
+    },
+  };
 }
 
 const sharingParams = z.object({ enabled: z.boolean() });
 
-export const applySharingSet: ChunkApplier = (tx, operation, chunk) => {
+export const applySharingSet: ChunkApplier = (operation, chunk) => {
   const { enabled } = parseParams(sharingParams, operation);
-  return applyMemberRule(tx, operation, parseItems(memberIdSchema, chunk), chunk.offset, (ctx, item, state) =>
-    decideSharingSet(ctx, enabled, item, state),
-  );
+  const rule: MemberRule = (ctx, item, state) => decideSharingSet(ctx, enabled, item, state);
+  return memberChunkWork(operation, parseItems(memberIdSchema, chunk), chunk.offset, [], () => rule);
 };
 
-export const applyAssociate: ChunkApplier = async (tx, operation, chunk) => {
+export const applyAssociate: ChunkApplier = (operation, chunk) => {
   const memberIds = parseItems(memberIdSchema, chunk);
-  const { shareWithNewMembers } = await loadEnterpriseDefault(tx, enterpriseOf(operation), false);
-  await ensureMemberRows(tx, memberIds);
-  return applyMemberRule(tx, operation, memberIds, chunk.offset, (ctx, item, state) =>
-    decideAssociate(ctx, shareWithNewMembers, item, state),
+  const enterpriseId = enterpriseOf(operation);
+  const enterpriseDefault = readEnterpriseDefault(enterpriseId, false);
+  return memberChunkWork(
+    operation,
+    memberIds,
+    chunk.offset,
+    [ensureEnterprise.call(enterpriseId), enterpriseDefault, ensureMemberRows(memberIds)],
+    (rows) => {
+      const { shareWithNewMembers } = toEnterpriseDefault(rows(enterpriseDefault), enterpriseId);
+      return (ctx, item, state) => decideAssociate(ctx, shareWithNewMembers, item, state);
+    },
   );
 };
 
-export const applyDissociate: ChunkApplier = (tx, operation, chunk) =>
-  applyMemberRule(tx, operation, parseItems(memberIdSchema, chunk), chunk.offset, decideDissociate);
+export const applyDissociate: ChunkApplier = (operation, chunk) =>
+  memberChunkWork(operation, parseItems(memberIdSchema, chunk), chunk.offset, [], () => decideDissociate);
