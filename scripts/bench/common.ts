@@ -61,7 +61,7 @@ export async function waitForOperations(
       items_total: number;
     }>(
       `SELECT operation_id, status, applied, rejected, items_done, items_total
-       FROM operations WHERE operation_id = ANY($1::text[])`,
+       FROM operation_summaries WHERE operation_id = ANY($1::text[])`,
       [operationIds],
     );
     const done = rows.filter((r) => isFinal(r.status));

@@ -7,6 +7,8 @@ import {
   claimChunk,
   type ClaimRow,
   insertRejections,
+  markStarted,
+  operationProgress,
   type OperationProgressRow,
   toChunkClaim,
 } from './operations.repository.js';
@@ -44,11 +46,13 @@ export type ChunkTransactionResult =
 /**
  * Runs one chunk as one Postgres transaction in two round trips (each one is a socket write and a
  * wake-up on both sides, which is most of what a chunk costs): BEGIN, the claim and the reads go
- * as one query; the writes, the rejections, the update of the operation's counters and COMMIT as
- * another. Every statement is prepared once per connection (see `prepared-statements.ts`). The
- * operation's row, which every chunk of the batch updates, is locked no longer than the commit
- * takes. In READ COMMITTED each statement reads what was committed when it started, so a read
- * that follows a lock in the same query sees the state the lock protects.
+ * as one query; the writes, the rejections, the chunk's counts, COMMIT and, after it, the read of
+ * the operation's totals as another. Every statement is prepared once per connection (see
+ * `prepared-statements.ts`). No chunk but the first few writes the operation's row: the counts go
+ * to progress shards, so the chunks in flight commit side by side. In READ COMMITTED each
+ * statement reads what was committed when it started, so a read that follows a lock in the same
+ * query sees the state the lock protects, and the totals read after the last chunk's COMMIT
+ * include every chunk.
  *
  * A chunk that was claimed before (a redelivery), or whose operation was cancelled, is rolled
  * back untouched: its reads ran for nothing, which only a redelivery pays.
@@ -79,13 +83,15 @@ export async function runChunkTransaction(
       const closing = await send([
         ...writes.map((w) => w.text),
         ...(outcome.rejections.length > 0 ? [insertRejections(ref.operationId, outcome.rejections).text] : []),
+        ...(claim.operationStatus === 'queued' ? [markStarted(ref.operationId).text] : []),
         chunkApplied(ref.operationId, ref.chunkIndex, outcome).text,
         'COMMIT',
+        operationProgress(ref.operationId).text,
       ]);
-      return { claimed: true, applied: outcome, progress: closing.at(-2)?.[0] as OperationProgressRow | undefined };
+      return { claimed: true, applied: outcome, progress: closing.at(-1)?.[0] as OperationProgressRow | undefined };
     } catch (error) {
-      // The transaction is open (a statement failed) or ended (COMMIT failed: ROLLBACK then only
-      // warns). A ROLLBACK that fails means the connection is gone and the pool drops it: the
+      // The transaction is open (a statement failed) or ended (COMMIT or the read after it
+      // failed: ROLLBACK then only warns; a redelivery of the chunk settles the operation). A ROLLBACK that fails means the connection is gone and the pool drops it: the
       // error worth throwing is the first one.
       await sql`ROLLBACK`.execute(conn).catch(() => undefined);
       throw error;

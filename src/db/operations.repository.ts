@@ -1,9 +1,9 @@
-import { type Kysely, sql } from 'kysely';
+import { CompiledQuery, type Kysely, sql } from 'kysely';
 import type { Rejection, OutcomeCounts } from '../domain/operations/item-outcome.js';
 import { isFinal, statusAfterChunk } from '../domain/operations/operation-status.js';
 import type { OperationStatus } from '../producers/contract.js';
 import { definePrepared, type StatementCall } from './prepared-statements.js';
-import type { Database, NewOperation, OperationRow } from './schema.js';
+import type { Database, NewOperation, OperationRow, ProgressCounters } from './schema.js';
 
 type Db = Kysely<Database>;
 
@@ -17,17 +17,18 @@ export async function insertOperation(db: Db, operation: NewOperation): Promise<
     .onConflict((oc) => oc.column('operation_id').doNothing())
     .returningAll()
     .executeTakeFirst();
-  if (inserted) return { created: true, operation: inserted };
+  if (inserted) return { created: true, operation: { ...inserted, ...ZERO_PROGRESS } };
   const existing = await findOperation(db, operation.operation_id);
   if (!existing) throw new Error(`operation ${operation.operation_id} conflicted on insert but cannot be read`);
   return { created: false, operation: existing };
 }
 
 export async function findOperation(db: Db, operationId: string): Promise<OperationRow | undefined> {
-  return db.selectFrom('operations').selectAll().where('operation_id', '=', operationId).executeTakeFirst();
+  return db.selectFrom('operation_summaries').selectAll().where('operation_id', '=', operationId).executeTakeFirst();
 }
 
-export type ChunkClaim = { claimed: true } | { claimed: false; operationStatus: string | null };
+export type ChunkClaim =
+  { claimed: true; operationStatus: string } | { claimed: false; operationStatus: string | null };
 export type ClaimRow = { status: string; claimed: boolean };
 
 /**
@@ -49,7 +50,9 @@ export const claimChunk = definePrepared<ClaimRow>(
 
 export function toChunkClaim(rows: readonly ClaimRow[]): ChunkClaim {
   const row = rows[0];
-  return row?.claimed ? { claimed: true } : { claimed: false, operationStatus: row?.status ?? null };
+  return row?.claimed
+    ? { claimed: true, operationStatus: row.status }
+    : { claimed: false, operationStatus: row?.status ?? null };
 }
 
 export type OperationProgressRow = {
@@ -60,51 +63,98 @@ export type OperationProgressRow = {
   status: string;
 };
 
-const PROGRESS_COLUMNS = ['chunks_total', 'chunks_done', 'chunks_failed', 'rejected', 'status'] as const;
+/**
+ * How many rows an operation's counters are spread over. Chunks are taken from the queue in index
+ * order, so the chunks in flight at once (concurrency × processes, well under this) land on
+ * different shards and never wait on each other's row lock.
+ */
+export const PROGRESS_SHARDS = 64;
+
+const shardOf = (chunkIndex: number) => chunkIndex % PROGRESS_SHARDS;
+
+const ZERO_PROGRESS: ProgressCounters = {
+  chunks_done: 0,
+  chunks_failed: 0,
+  items_done: 0,
+  applied: 0,
+  unchanged: 0,
+  superseded: 0,
+  rejected: 0,
+};
 
 /** A chunk moves a queued operation to running; any other status (cancelled among them) stays. */
-const STARTED_STATUS_SQL = `CASE WHEN status = 'queued' THEN 'running' ELSE status END`;
-const STARTED_STATUS = sql.raw<string>(STARTED_STATUS_SQL);
+const MARK_STARTED_SQL = `UPDATE operations SET status = 'running', started_at = coalesce(started_at, now()), updated_at = now()
+   WHERE operation_id = $1 AND status = 'queued'`;
+const markStartedStatement = definePrepared<never>('mark_started', ['text'], MARK_STARTED_SQL);
 
-const chunkAppliedStatement = definePrepared<OperationProgressRow>(
+/** Sent by the chunk whose claim found its operation queued: in the first wave of a batch, every chunk. */
+export function markStarted(operationId: string): StatementCall<never> {
+  return markStartedStatement.call(operationId);
+}
+
+const chunkAppliedStatement = definePrepared<never>(
   'chunk_applied',
-  ['text', 'int4', 'int4', 'int4', 'int4', 'int4', 'int4'],
+  ['text', 'int4', 'int4', 'int4', 'int4', 'int4', 'int4', 'int4'],
   `WITH chunk AS (
-     UPDATE operation_chunks SET applied = $4, unchanged = $5, superseded = $6, rejected = $7
+     UPDATE operation_chunks SET applied = $5, unchanged = $6, superseded = $7, rejected = $8
      WHERE operation_id = $1 AND chunk_index = $2)
-   UPDATE operations SET
-     chunks_done = chunks_done + 1,
-     items_done = items_done + $3,
-     applied = applied + $4, unchanged = unchanged + $5, superseded = superseded + $6, rejected = rejected + $7,
-     -- A chunk that committed just after a cancel stays recorded; the status stays cancelled.
-     status = ${STARTED_STATUS_SQL},
-     started_at = coalesce(started_at, now()),
-     updated_at = now()
-   WHERE operation_id = $1
-   RETURNING ${PROGRESS_COLUMNS.join(', ')}`,
+   INSERT INTO operation_progress AS p
+     (operation_id, shard, chunks_done, items_done, applied, unchanged, superseded, rejected)
+   VALUES ($1, $3, 1, $4, $5, $6, $7, $8)
+   ON CONFLICT (operation_id, shard) DO UPDATE SET
+     chunks_done = p.chunks_done + 1,
+     items_done = p.items_done + EXCLUDED.items_done,
+     applied = p.applied + EXCLUDED.applied, unchanged = p.unchanged + EXCLUDED.unchanged,
+     superseded = p.superseded + EXCLUDED.superseded, rejected = p.rejected + EXCLUDED.rejected,
+     updated_at = now()`,
 );
 
-/**
- * Adds a claimed chunk's counts to its row and to its operation's counters. The last statement of
- * the chunk's transaction: every chunk of a batch updates the operation's row, and holds its lock
- * until COMMIT, so the chunk path sends it together with the COMMIT, and the lock is held no
- * longer than the commit itself takes.
- */
+/** Adds a claimed chunk's counts to its row and to its operation's progress shard. */
 export function chunkApplied(
   operationId: string,
   chunkIndex: number,
   outcome: { itemCount: number; counts: OutcomeCounts },
-): StatementCall<OperationProgressRow> {
+): StatementCall<never> {
   const { applied, unchanged, superseded, rejected } = outcome.counts;
   return chunkAppliedStatement.call(
     operationId,
     chunkIndex,
+    shardOf(chunkIndex),
     outcome.itemCount,
     applied,
     unchanged,
     superseded,
     rejected,
   );
+}
+
+const operationProgressStatement = definePrepared<OperationProgressRow>(
+  'operation_progress',
+  ['text'],
+  `SELECT chunks_total, chunks_done, chunks_failed, rejected, status FROM operation_summaries WHERE operation_id = $1`,
+);
+
+/**
+ * The operation's totals, read by a chunk after its COMMIT (in the same query): every statement
+ * sees what was committed before it started, so the last chunk of a batch to commit reads every
+ * chunk's counts, and settles the operation.
+ */
+export function operationProgress(operationId: string): StatementCall<OperationProgressRow> {
+  return operationProgressStatement.call(operationId);
+}
+
+/** Counts chunks that gave up (or, negative, that were reopened) in one of the operation's shards. */
+async function addFailedChunks(db: Db, operationId: string, shard: number, count: number) {
+  await db
+    .insertInto('operation_progress')
+    .values({ operation_id: operationId, shard, chunks_failed: count })
+    .onConflict((oc) =>
+      oc.columns(['operation_id', 'shard']).doUpdateSet((eb) => ({
+        chunks_failed: eb('operation_progress.chunks_failed', '+', eb.ref('excluded.chunks_failed')),
+        updated_at: sql<Date>`now()`,
+      })),
+    )
+    .execute();
 }
 
 const insertRejectionsStatement = definePrepared<never>(
@@ -136,26 +186,19 @@ export async function recordChunkFailed(
   chunkIndex: number,
   error: string,
 ): Promise<OperationStatus | null> {
-  const progress = await db.transaction().execute(async (tx) => {
+  const recorded = await db.transaction().execute(async (tx) => {
     const inserted = await tx
       .insertInto('operation_chunks')
       .values({ operation_id: operationId, chunk_index: chunkIndex, status: 'failed', error })
       .onConflict((oc) => oc.columns(['operation_id', 'chunk_index']).doNothing())
       .returning('chunk_index')
       .executeTakeFirst();
-    if (!inserted) return null;
-    return tx
-      .updateTable('operations')
-      .set((eb) => ({
-        chunks_failed: eb('chunks_failed', '+', 1),
-        status: STARTED_STATUS,
-        updated_at: sql`now()`,
-      }))
-      .where('operation_id', '=', operationId)
-      .returning(PROGRESS_COLUMNS)
-      .executeTakeFirstOrThrow();
+    if (!inserted) return false;
+    await addFailedChunks(tx, operationId, shardOf(chunkIndex), 1);
+    await tx.executeQuery(CompiledQuery.raw(MARK_STARTED_SQL, [operationId]));
+    return true;
   });
-  return progress && settleStatus(db, operationId, progress);
+  return recorded ? settleStatus(db, operationId) : null;
 }
 
 /**
@@ -266,12 +309,7 @@ export async function reopenFailedChunks(
   return db.transaction().execute(async (tx) => {
     const reopened = await tx
       .updateTable('operations')
-      .set((eb) => ({
-        status: 'running',
-        finished_at: null,
-        chunks_failed: eb('chunks_failed', '-', chunkIndexes.length),
-        updated_at: sql`now()`,
-      }))
+      .set({ status: 'running', finished_at: null, updated_at: sql`now()` })
       .where('operation_id', '=', operationId)
       .where('status', '=', 'failed')
       .returning('operation_id')
@@ -286,6 +324,10 @@ export async function reopenFailedChunks(
     if (Number(removed.numDeletedRows) !== chunkIndexes.length) {
       throw new Error(`operation ${operationId}: failed chunks changed while reopening them`);
     }
+    const reopenedPerShard = new Map<number, number>();
+    for (const index of chunkIndexes)
+      reopenedPerShard.set(shardOf(index), (reopenedPerShard.get(shardOf(index)) ?? 0) + 1);
+    for (const [shard, count] of reopenedPerShard) await addFailedChunks(tx, operationId, shard, -count);
     return true;
   });
 }

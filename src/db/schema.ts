@@ -17,19 +17,36 @@ export interface OperationsTable {
   status: string;
   items_total: number;
   chunks_total: number | null;
-  chunks_done: Generated<number>;
-  chunks_failed: Generated<number>;
-  items_done: Generated<number>;
-  applied: Generated<number>;
-  unchanged: Generated<number>;
-  superseded: Generated<number>;
-  rejected: Generated<number>;
   error: ColumnType<unknown, string | null, string | null> | null;
   created_at: CreatedAt;
   started_at: Timestamp | null;
   finished_at: Timestamp | null;
   updated_at: CreatedAt;
 }
+
+/** An operation's progress counters. */
+export interface ProgressCounters {
+  chunks_done: number;
+  chunks_failed: number;
+  items_done: number;
+  applied: number;
+  unchanged: number;
+  superseded: number;
+  rejected: number;
+}
+
+/**
+ * One of the rows an operation's counters are spread over: a chunk adds its counts to the shard
+ * of its index, so chunks in flight together do not queue on one row's lock.
+ */
+export type OperationProgressTable = { operation_id: string; shard: number; updated_at: CreatedAt } & {
+  [K in keyof ProgressCounters]: Generated<number>;
+};
+
+/** View: an operation with its counters summed over its progress shards. Read only. */
+export type OperationSummariesView = {
+  [K in keyof OperationsTable]: ColumnType<Selectable<OperationsTable>[K], never, never>;
+} & { [K in keyof ProgressCounters]: ColumnType<number, never, never> };
 
 export interface OperationChunksTable {
   operation_id: string;
@@ -127,6 +144,8 @@ export interface CouponHistoryTable {
 
 export interface Database {
   operations: OperationsTable;
+  operation_progress: OperationProgressTable;
+  operation_summaries: OperationSummariesView;
   operation_chunks: OperationChunksTable;
   operation_rejections: OperationRejectionsTable;
   enterprises: EnterprisesTable;
@@ -137,7 +156,7 @@ export interface Database {
   coupon_history: CouponHistoryTable;
 }
 
-export type OperationRow = Selectable<OperationsTable>;
+export type OperationRow = Selectable<OperationSummariesView>;
 export type NewOperation = Insertable<OperationsTable>;
 export type MemberRow = Selectable<MembersTable>;
 export type EnterpriseRow = Selectable<EnterprisesTable>;

@@ -15,18 +15,23 @@ function scalarText(value: Exclude<SqlScalar, null>): string {
   return String(value);
 }
 
-// Array elements are always double-quoted, so that no element (an empty string, one that reads
-// NULL, one with a comma, brace or space) can change the array's shape.
+// Text and date elements are always double-quoted, so that no element (an empty string, one that
+// reads NULL, one with a comma, brace or space) can change the array's shape. Numbers and
+// booleans cannot: they go bare, which spares a chunk's flag and sequence arrays a regex each.
 function arrayElement(value: SqlScalar): string {
   if (value === null) return 'NULL';
-  return `"${scalarText(value).replace(/["\\]/g, '\\$&')}"`;
+  if (typeof value === 'number' || typeof value === 'boolean') return scalarText(value);
+  const text = scalarText(value);
+  return DOUBLE_QUOTE_OR_BACKSLASH.test(text) ? `"${text.replace(/["\\]/g, '\\$&')}"` : `"${text}"`;
 }
 
 function arrayText(values: readonly SqlScalar[]): string {
   // The common case, a chunk's ids, costs one join and one scan: no element needs escaping.
   if (values.every((v) => typeof v === 'string') && !DOUBLE_QUOTE_OR_BACKSLASH.test(values.join('')))
     return values.length === 0 ? '{}' : `{"${values.join('","')}"}`;
-  return `{${values.map(arrayElement).join(',')}}`;
+  let text = '{';
+  for (let i = 0; i < values.length; i += 1) text += (i === 0 ? '' : ',') + arrayElement(values[i]!);
+  return `${text}}`;
 }
 
 /** Quoted as pg's `escapeLiteral` quotes, without its character-by-character copy when nothing needs escaping. */

@@ -94,7 +94,7 @@ async function loadOperations(tx: Transaction<any>): Promise<OperationRow[]> {
   const { rows } = await sql<OperationRow>`
     SELECT operation_id, seq::int8 AS seq, kind, status, items_total, items_done, chunks_total, chunks_done, chunks_failed,
            applied, unchanged, superseded, rejected
-    FROM operations`.execute(tx);
+    FROM operation_summaries`.execute(tx);
   return rows.map((r) => ({ ...r, seq: Number(r.seq) }));
 }
 
@@ -241,7 +241,7 @@ async function checkCounters(
     SELECT o.operation_id, o.kind, o.applied + o.unchanged + o.superseded AS done, o.rejected,
            coalesce(hist.n, 0) AS history, coalesce(rej.n, 0) AS rejections,
            coalesce(chunks.n, 0) AS chunks, o.chunks_total, coalesce(chunks.applied, 0) AS applied_chunks
-    FROM operations o
+    FROM operation_summaries o
     LEFT JOIN hist USING (operation_id) LEFT JOIN rej USING (operation_id) LEFT JOIN chunks USING (operation_id)`.execute(
     tx,
   );

@@ -15,7 +15,7 @@ export interface Progress {
 /** An operation's progress as Postgres (the source of truth) has it. */
 export async function progressOf(db: Kysely<any>, operationId: string): Promise<Progress | undefined> {
   const row = await db
-    .selectFrom('operations')
+    .selectFrom('operation_summaries')
     .select(['status', 'chunks_done', 'chunks_failed', 'chunks_total', 'items_done'])
     .where('operation_id', '=', operationId)
     .executeTakeFirst();

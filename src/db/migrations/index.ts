@@ -2,12 +2,14 @@ import type { Migration, MigrationProvider } from 'kysely';
 import * as m0001 from './0001-core-pipeline.js';
 import * as m0002 from './0002-coupons.js';
 import * as m0003 from './0003-chunk-claim-without-foreign-key.js';
+import * as m0004 from './0004-operation-progress-shards.js';
 
 /** A static list, so tsx, vitest and a bundled build all find the same migrations. */
 const migrations: Record<string, Migration> = {
   '0001-core-pipeline': m0001,
   '0002-coupons': m0002,
   '0003-chunk-claim-without-foreign-key': m0003,
+  '0004-operation-progress-shards': m0004,
 };
 
 export const migrationProvider: MigrationProvider = {
