@@ -36,12 +36,30 @@ export interface ChunkDecision {
 export interface ChunkWork {
   /** Sent with BEGIN and the claim, run in this order. */
   reads: readonly StatementCall<unknown>[];
-  decide(rows: ReadRows): ChunkDecision;
+  /** The writes, or null when these reads cannot settle the chunk: then `fallback` does. */
+  decide(rows: ReadRows): ChunkDecision | null;
+  /**
+   * The same chunk done under locks, for work that reads without them: it runs in a transaction
+   * of its own when `decide` declines, or when a write finds the state it was decided on has moved
+   * (a `chunk_guard` failure, or a unique key another chunk took meanwhile).
+   */
+  fallback?: ChunkWork;
+}
+
+/** SQLSTATE of `chunk_guard` (migration 0005). */
+const GUARD_FAILED = 'BM001';
+const UNIQUE_VIOLATION = '23505';
+
+function stateMoved(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === GUARD_FAILED || code === UNIQUE_VIOLATION;
 }
 
 export type ChunkTransactionResult =
   | { claimed: true; applied: ChunkOutcome; progress: OperationProgressRow | undefined }
   | { claimed: false; claim: Extract<ChunkClaim, { claimed: false }> };
+
+type Attempt = ChunkTransactionResult | { fallback: ChunkWork };
 
 /**
  * Runs one chunk as one Postgres transaction in two round trips (each one is a socket write and a
@@ -55,14 +73,26 @@ export type ChunkTransactionResult =
  * include every chunk.
  *
  * A chunk that was claimed before (a redelivery), or whose operation was cancelled, is rolled
- * back untouched: its reads ran for nothing, which only a redelivery pays.
+ * back untouched: its reads ran for nothing, which only a redelivery pays. Work that falls back
+ * is rolled back too and run again as its fallback, on a connection taken afresh (holding one
+ * while waiting for another could starve the pool).
  */
 export async function runChunkTransaction(
   db: Kysely<Database>,
   ref: ChunkRef,
   work: ChunkWork,
 ): Promise<ChunkTransactionResult> {
-  return db.connection().execute(async (conn) => {
+  const attempt = await attemptChunkTransaction(db, ref, work);
+  return 'fallback' in attempt ? runChunkTransaction(db, ref, attempt.fallback) : attempt;
+}
+
+function fallbackOf(work: ChunkWork): ChunkWork {
+  if (!work.fallback) throw new Error('a chunk decision declined, and its work has no fallback');
+  return work.fallback;
+}
+
+async function attemptChunkTransaction(db: Kysely<Database>, ref: ChunkRef, work: ChunkWork): Promise<Attempt> {
+  return db.connection().execute(async (conn): Promise<Attempt> => {
     const send = async (statements: readonly string[]) => (await conn.executeQuery(chunkPathQuery(statements))).rows;
     try {
       const [, claimRows, ...readRows] = await send([
@@ -75,11 +105,16 @@ export async function runChunkTransaction(
         await sql`ROLLBACK`.execute(conn);
         return { claimed: false, claim };
       }
-      const { writes, outcome } = work.decide(<Row>(read: StatementCall<Row>) => {
+      const decision = work.decide(<Row>(read: StatementCall<Row>) => {
         const index = work.reads.indexOf(read);
         if (index < 0) throw new Error('a chunk decision asked for the rows of a statement it did not read');
         return readRows[index] as Row[];
       });
+      if (decision === null) {
+        await sql`ROLLBACK`.execute(conn);
+        return { fallback: fallbackOf(work) };
+      }
+      const { writes, outcome } = decision;
       const closing = await send([
         ...writes.map((w) => w.text),
         ...(outcome.rejections.length > 0 ? [insertRejections(ref.operationId, outcome.rejections).text] : []),
@@ -94,6 +129,7 @@ export async function runChunkTransaction(
       // failed: ROLLBACK then only warns; a redelivery of the chunk settles the operation). A ROLLBACK that fails means the connection is gone and the pool drops it: the
       // error worth throwing is the first one.
       await sql`ROLLBACK`.execute(conn).catch(() => undefined);
+      if (work.fallback && stateMoved(error)) return { fallback: work.fallback };
       throw error;
     }
   });

@@ -19,26 +19,36 @@ export function toCouponState(row: CouponRow): CouponState & { products: string[
   };
 }
 
-type LockedCouponRow = { now: Date } & { [K in keyof CouponRow]: CouponRow[K] | null };
+type CouponAndClockRow = { now: Date } & { [K in keyof CouponRow]: CouponRow[K] | null };
 
-/**
- * Every ledger change to a coupon goes through this lock: it is what keeps the balance exact.
- * Also reads the database clock, which decides validity (`now()` is the transaction's start,
- * so reading it with the lock gives the same time as reading it apart), with or without a coupon.
- */
-const lockCouponStatement = definePrepared<LockedCouponRow>(
-  'lock_coupon',
-  ['text'],
+/** A read of one coupon with the database clock, locked or not. */
+export type CouponRead = StatementCall<CouponAndClockRow>;
+
+const couponWithClock = (lock: string) =>
   `SELECT now() AS now, c.*
    FROM (SELECT) AS one
-   LEFT JOIN LATERAL (SELECT * FROM coupons WHERE coupon_id = $1 FOR UPDATE) c ON true`,
-);
+   LEFT JOIN LATERAL (SELECT * FROM coupons WHERE coupon_id = $1 ${lock}) c ON true`;
 
-export function lockCoupon(couponId: string): StatementCall<LockedCouponRow> {
+/**
+ * The lock that keeps a coupon's balance exact: every ledger writer takes it before it reads or
+ * writes holdings. Also reads the database clock, which decides validity (`now()` is the
+ * transaction's start, so reading it with the lock gives the same time as reading it apart), with
+ * or without a coupon.
+ */
+const lockCouponStatement = definePrepared<CouponAndClockRow>('lock_coupon', ['text'], couponWithClock('FOR UPDATE'));
+
+export function lockCoupon(couponId: string): CouponRead {
   return lockCouponStatement.call(couponId);
 }
 
-export function toLockedCoupon(rows: readonly LockedCouponRow[]): { coupon: CouponState | undefined; now: Date } {
+/** The coupon and the clock without the lock, for an allocation that draws with `drawFromCoupon`. */
+const readCouponStatement = definePrepared<CouponAndClockRow>('read_coupon', ['text'], couponWithClock(''));
+
+export function readCoupon(couponId: string): CouponRead {
+  return readCouponStatement.call(couponId);
+}
+
+export function toCouponAndClock(rows: readonly CouponAndClockRow[]): { coupon: CouponState | undefined; now: Date } {
   const row = rows[0];
   if (!row) throw new Error('lock_coupon answered with no row');
   return { coupon: row.coupon_id === null ? undefined : toCouponState(row as CouponRow), now: row.now };
@@ -173,6 +183,22 @@ export function toLedgerMembers(rows: readonly LedgerMemberRow[]): Map<string, M
   );
 }
 
+const associatedMembersStatement = definePrepared<{ member_id: string }>(
+  'associated_members',
+  ['text', 'text[]'],
+  `SELECT member_id FROM members WHERE member_id = ANY($2) AND enterprise_id = $1`,
+);
+
+/** Which of the named accounts are associated with the enterprise, and nothing else about them. */
+export function associatedMembers(enterpriseId: string, memberIds: readonly string[]) {
+  return associatedMembersStatement.call(enterpriseId, memberIds);
+}
+
+/** The members found associated, as the ledger rules take them: holdings and history unread. */
+export function toAssociatedMembers(rows: readonly { member_id: string }[]): Map<string, MemberLedgerState> {
+  return new Map(rows.map((r) => [r.member_id, { associated: true, holding: null, seenInOperation: false }]));
+}
+
 const writeLedgerChangesStatement = definePrepared<never>(
   'write_ledger_changes',
   [
@@ -245,6 +271,68 @@ export function writeLedgerChanges(
       entries.map((e) => e.amountCents),
       entries.map((e) => e.couponBalanceAfterCents),
       entries.map((e) => e.memberBalanceAfterCents),
+    ),
+  ];
+}
+
+const drawFromCouponStatement = definePrepared<never>(
+  'draw_from_coupon',
+  ['text', 'int8', 'text'],
+  `WITH drawn AS (
+     UPDATE coupons SET balance_cents = balance_cents - $2, updated_at = now()
+     WHERE coupon_id = $1 AND balance_cents >= $2 AND allocation_operation_id IS NOT DISTINCT FROM $3
+     RETURNING coupon_id)
+   SELECT chunk_guard(EXISTS (SELECT FROM drawn), 'coupon ' || $1 || ' no longer covers the chunk as read')`,
+);
+
+const writeDrawnAllocationsStatement = definePrepared<never>(
+  'write_drawn_allocations',
+  ['text', 'text', 'text', 'text[]', 'int8[]', 'int8[]'],
+  `WITH holdings AS (
+     INSERT INTO member_coupons AS mc (coupon_id, member_id, enterprise_id, allocated_cents, unused_cents)
+     SELECT $2, e.member_id, $3, e.amount, e.amount FROM unnest($4, $5) AS e(member_id, amount)
+     ON CONFLICT (coupon_id, member_id) DO UPDATE SET
+       allocated_cents = mc.allocated_cents + EXCLUDED.allocated_cents,
+       unused_cents = mc.unused_cents + EXCLUDED.unused_cents,
+       updated_at = now()
+     RETURNING member_id, unused_cents
+   )
+   INSERT INTO coupon_history (operation_id, coupon_id, enterprise_id, member_id, action, outcome, amount_cents,
+                               coupon_balance_after_cents, member_balance_after_cents)
+   SELECT $1, $2, $3, e.member_id, 'allocate', 'applied', e.amount, c.balance_cents + e.drawn_later, h.unused_cents
+   FROM unnest($4, $5, $6) WITH ORDINALITY AS e(member_id, amount, drawn_later, n)
+   JOIN holdings h USING (member_id)
+   CROSS JOIN (SELECT balance_cents FROM coupons WHERE coupon_id = $2) c
+   ORDER BY e.n`,
+);
+
+/**
+ * Writes allocations decided from a coupon read without its lock: draws their total from the
+ * balance, which aborts the transaction (`chunk_guard`) unless the balance still covers it and
+ * the coupon is still taken by the same operation, then adds each amount to its holding. The draw
+ * comes first: it takes the coupon's row lock before any holding is touched, as every ledger
+ * writer does. The balances after each item are those of the order the draws committed in.
+ */
+export function drawAllocations(
+  operationId: string,
+  couponId: string,
+  enterpriseId: string,
+  takenBy: string | null,
+  entries: readonly LedgerEntry[],
+): StatementCall<never>[] {
+  if (entries.length === 0) return [];
+  const amounts = entries.map((e) => e.amountCents);
+  let drawnLater = amounts.reduce((sum, a) => sum + a, 0);
+  const total = drawnLater;
+  return [
+    drawFromCouponStatement.call(couponId, total, takenBy),
+    writeDrawnAllocationsStatement.call(
+      operationId,
+      couponId,
+      enterpriseId,
+      entries.map((e) => e.memberId),
+      amounts,
+      amounts.map((a) => (drawnLater -= a)),
     ),
   ];
 }

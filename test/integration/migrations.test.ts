@@ -16,8 +16,11 @@ afterAll(async () => {
   await isolated?.dispose();
 });
 
-const migrateDown = async () => {
-  const { error } = await new Migrator({ db, provider: migrationProvider }).migrateDown();
+/** Back to the schema just before migration 0004. */
+const migrateBefore0004 = async () => {
+  const { error } = await new Migrator({ db, provider: migrationProvider }).migrateTo(
+    '0003-chunk-claim-without-foreign-key',
+  );
   if (error) throw error;
 };
 
@@ -39,7 +42,7 @@ describe('migration 0004: operation counters in progress shards', () => {
       superseded: 10,
       rejected: 50,
     };
-    await migrateDown();
+    await migrateBefore0004();
     await db
       .insertInto('operations')
       .values({
@@ -68,7 +71,7 @@ describe('migration 0004: operation counters in progress shards', () => {
     const after = { ...before, chunks_done: 4, items_done: 400, applied: 300 };
     expect(await counters('operation_summaries')).toEqual(after);
 
-    await migrateDown();
+    await migrateBefore0004();
     expect(await counters('operations')).toEqual(after);
   });
 });

@@ -3,6 +3,7 @@ import { decideIssue } from '../../src/domain/coupons/coupon-issue.rules.js';
 import {
   decideAllocations,
   decideRevocations,
+  holdsForAnyCoveringBalance,
   type MemberLedgerState,
 } from '../../src/domain/coupons/coupon-ledger.rules.js';
 import { type CouponState, isAllocatable } from '../../src/domain/coupons/coupon.rules.js';
@@ -126,6 +127,33 @@ describe('allocations', () => {
     expect(later.entries).toHaveLength(1);
     expect(isAllocatable(later.coupon!, now)).toBe(false);
     expect(isAllocatable(coupon(), now)).toBe(true);
+  });
+});
+
+describe('allocations decided from a coupon read without its lock', () => {
+  const items = [
+    { position: 0, memberId: 'a', amountCents: 3_000 },
+    { position: 1, memberId: 'x', amountCents: 1 },
+  ];
+  const members = new Map([
+    ['a', member()],
+    ['x', member({ associated: false })],
+  ]);
+  const holds = (c: CouponState | undefined) =>
+    holdsForAnyCoveringBalance(c, decideAllocations(ctx, c, items, 0, members));
+
+  it('stand whatever the balance when it covered every amount and nothing about the coupon changes', () => {
+    expect(holds(coupon())).toBe(true);
+    // Every item refused for a reason that no balance changes: nothing to draw.
+    expect(holds(coupon({ validUntil: new Date('2026-05-01T00:00:00Z') }))).toBe(true);
+    expect(holds(undefined)).toBe(true);
+    // A once coupon this operation has already taken.
+    expect(holds(coupon({ allocationMode: 'once', allocationOperationId: 'op-1' }))).toBe(true);
+  });
+
+  it('do not when an item was refused for the balance read, or the chunk takes a once coupon', () => {
+    expect(holds(coupon({ balanceCents: 2_000 }))).toBe(false);
+    expect(holds(coupon({ allocationMode: 'once' }))).toBe(false);
   });
 });
 

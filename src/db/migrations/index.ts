@@ -3,6 +3,7 @@ import * as m0001 from './0001-core-pipeline.js';
 import * as m0002 from './0002-coupons.js';
 import * as m0003 from './0003-chunk-claim-without-foreign-key.js';
 import * as m0004 from './0004-operation-progress-shards.js';
+import * as m0005 from './0005-chunk-guard.js';
 
 /** A static list, so tsx, vitest and a bundled build all find the same migrations. */
 const migrations: Record<string, Migration> = {
@@ -10,6 +11,7 @@ const migrations: Record<string, Migration> = {
   '0002-coupons': m0002,
   '0003-chunk-claim-without-foreign-key': m0003,
   '0004-operation-progress-shards': m0004,
+  '0005-chunk-guard': m0005,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -173,3 +173,13 @@ export function decideRevocations(
   }
   return finish(entries, rejections, entries.length > 0 ? next : null, holdings);
 }
+
+/**
+ * Whether an allocation decision made from a coupon read without its lock stands whatever the
+ * balance has become by the time it draws, provided the balance still covers what it draws: no
+ * item was refused for the balance it read, and it does not take a `once` coupon for its operation.
+ */
+export function holdsForAnyCoveringBalance(coupon: CouponState | undefined, decision: LedgerDecision): boolean {
+  if (decision.rejections.some((r) => r.reason === 'insufficient_balance')) return false;
+  return decision.coupon === null || decision.coupon.allocationOperationId === (coupon?.allocationOperationId ?? null);
+}
