@@ -126,8 +126,9 @@ async function attemptChunkTransaction(db: Kysely<Database>, ref: ChunkRef, work
       return { claimed: true, applied: outcome, progress: closing.at(-1)?.[0] as OperationProgressRow | undefined };
     } catch (error) {
       // The transaction is open (a statement failed) or ended (COMMIT or the read after it
-      // failed: ROLLBACK then only warns; a redelivery of the chunk settles the operation). A ROLLBACK that fails means the connection is gone and the pool drops it: the
-      // error worth throwing is the first one.
+      // failed: ROLLBACK then only warns; a redelivery of the chunk settles the operation). A
+      // ROLLBACK that fails means the connection is gone and the pool drops it: the error worth
+      // throwing is the first one.
       await sql`ROLLBACK`.execute(conn).catch(() => undefined);
       if (work.fallback && stateMoved(error)) return { fallback: work.fallback };
       throw error;

@@ -41,7 +41,7 @@ export function lockCoupon(couponId: string): CouponRead {
   return lockCouponStatement.call(couponId);
 }
 
-/** The coupon and the clock without the lock, for an allocation that draws with `drawFromCoupon`. */
+/** The coupon and the clock without the lock, for an allocation that draws with `drawAllocations`. */
 const readCouponStatement = definePrepared<CouponAndClockRow>('read_coupon', ['text'], couponWithClock(''));
 
 export function readCoupon(couponId: string): CouponRead {
