@@ -41,9 +41,10 @@ export interface ChunkWork {
   /**
    * The same chunk done under locks, for work that reads without them: it runs in a transaction
    * of its own when `decide` declines, or when a write finds the state it was decided on has moved
-   * (a `chunk_guard` failure, or a unique key another chunk took meanwhile).
+   * (a `chunk_guard` failure, or a unique key another chunk took meanwhile). Built only then: most
+   * chunks never need it.
    */
-  fallback?: ChunkWork;
+  fallback?: () => ChunkWork;
 }
 
 /** SQLSTATE of `chunk_guard` (migration 0005). */
@@ -59,7 +60,7 @@ export type ChunkTransactionResult =
   | { claimed: true; applied: ChunkOutcome; progress: OperationProgressRow | undefined }
   | { claimed: false; claim: Extract<ChunkClaim, { claimed: false }> };
 
-type Attempt = ChunkTransactionResult | { fallback: ChunkWork };
+type Attempt = ChunkTransactionResult | { fallback: () => ChunkWork };
 
 /**
  * Runs one chunk as one Postgres transaction in two round trips (each one is a socket write and a
@@ -83,10 +84,10 @@ export async function runChunkTransaction(
   work: ChunkWork,
 ): Promise<ChunkTransactionResult> {
   const attempt = await attemptChunkTransaction(db, ref, work);
-  return 'fallback' in attempt ? runChunkTransaction(db, ref, attempt.fallback) : attempt;
+  return 'fallback' in attempt ? runChunkTransaction(db, ref, attempt.fallback()) : attempt;
 }
 
-function fallbackOf(work: ChunkWork): ChunkWork {
+function fallbackOf(work: ChunkWork): () => ChunkWork {
   if (!work.fallback) throw new Error('a chunk decision declined, and its work has no fallback');
   return work.fallback;
 }

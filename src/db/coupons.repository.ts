@@ -50,7 +50,7 @@ export function readCoupon(couponId: string): CouponRead {
 
 export function toCouponAndClock(rows: readonly CouponAndClockRow[]): { coupon: CouponState | undefined; now: Date } {
   const row = rows[0];
-  if (!row) throw new Error('lock_coupon answered with no row');
+  if (!row) throw new Error('a coupon read (lock_coupon or read_coupon) answered with no row');
   return { coupon: row.coupon_id === null ? undefined : toCouponState(row as CouponRow), now: row.now };
 }
 

@@ -68,7 +68,7 @@ export type OperationProgressRow = {
  * order, so the chunks in flight at once (concurrency × processes, well under this) land on
  * different shards and never wait on each other's row lock.
  */
-export const PROGRESS_SHARDS = 64;
+const PROGRESS_SHARDS = 64;
 
 const shardOf = (chunkIndex: number) => chunkIndex % PROGRESS_SHARDS;
 

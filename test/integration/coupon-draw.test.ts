@@ -123,16 +123,18 @@ describe('allocations drawn from a coupon read without its lock', () => {
     // value and draws 250.00. The change is part of the transaction that rolls back, so the
     // fallback finds the full balance again; what shows is that the fallback ran, and alone wrote.
     let fallbackRuns = 0;
-    const fallback = work.fallback!;
     const moved: ChunkWork = {
       reads: [...work.reads, { text: `UPDATE coupons SET balance_cents = 12000 WHERE coupon_id = 'C-draw-moved'` }],
       decide: (rows: ReadRows) => work.decide(rows),
-      fallback: {
-        ...fallback,
-        decide(rows) {
-          fallbackRuns += 1;
-          return fallback.decide(rows);
-        },
+      fallback: () => {
+        const fallback = work.fallback!();
+        return {
+          ...fallback,
+          decide(rows) {
+            fallbackRuns += 1;
+            return fallback.decide(rows);
+          },
+        };
       },
     };
 

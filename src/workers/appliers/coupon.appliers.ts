@@ -159,7 +159,7 @@ export const applyCouponAllocate: ChunkApplier = (operation, chunk) => {
         outcome: outcome(decision),
       };
     },
-    fallback: lockingLedgerWork(ledger, decideAllocations, operation.operation_id),
+    fallback: () => lockingLedgerWork(ledger, decideAllocations, operation.operation_id),
   };
 };
 
