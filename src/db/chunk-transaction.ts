@@ -7,6 +7,7 @@ import {
   claimChunk,
   type ClaimRow,
   insertRejections,
+  isChunkRecorded,
   markStarted,
   operationProgress,
   type OperationProgressRow,
@@ -41,8 +42,8 @@ export interface ChunkWork {
   /**
    * The same chunk done under locks, for work that reads without them: it runs in a transaction
    * of its own when `decide` declines, or when a write finds the state it was decided on has moved
-   * (a `chunk_guard` failure, or a unique key another chunk took meanwhile). Built only then: most
-   * chunks never need it.
+   * (a `chunk_guard` failure, a unique key another chunk took meanwhile, or a deadlock with a
+   * chunk that locks in another order). Built only then: most chunks never need it.
    */
   fallback?: () => ChunkWork;
 }
@@ -50,14 +51,20 @@ export interface ChunkWork {
 /** SQLSTATE of `chunk_guard` (migration 0005). */
 const GUARD_FAILED = 'BM001';
 const UNIQUE_VIOLATION = '23505';
+const DEADLOCK = '40P01';
 
 function stateMoved(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
-  return code === GUARD_FAILED || code === UNIQUE_VIOLATION;
+  return code === GUARD_FAILED || code === UNIQUE_VIOLATION || code === DEADLOCK;
 }
 
 export type ChunkTransactionResult =
-  | { claimed: true; applied: ChunkOutcome; progress: OperationProgressRow | undefined }
+  | {
+      claimed: true;
+      applied: ChunkOutcome;
+      /** The operation's totals after this chunk's commit; null when this chunk cannot have finished it. */
+      progress: OperationProgressRow | null;
+    }
   | { claimed: false; claim: Extract<ChunkClaim, { claimed: false }> };
 
 type Attempt = ChunkTransactionResult | { fallback: () => ChunkWork };
@@ -73,10 +80,11 @@ type Attempt = ChunkTransactionResult | { fallback: () => ChunkWork };
  * query sees the state the lock protects, and the totals read after the last chunk's COMMIT
  * include every chunk.
  *
- * A chunk that was claimed before (a redelivery), or whose operation was cancelled, is rolled
- * back untouched: its reads ran for nothing, which only a redelivery pays. Work that falls back
- * is rolled back too and run again as its fallback, on a connection taken afresh (holding one
- * while waiting for another could starve the pool).
+ * A chunk recorded before (a redelivery), or whose operation was cancelled, is rolled back
+ * untouched: its reads ran for nothing, which only a redelivery pays. A delivery that raced
+ * another of the same chunk fails on the chunk's record as it closes, and is rolled back too.
+ * Work that falls back is rolled back and run again as its fallback, on a connection taken afresh
+ * (holding one while waiting for another could starve the pool).
  */
 export async function runChunkTransaction(
   db: Kysely<Database>,
@@ -95,6 +103,7 @@ function fallbackOf(work: ChunkWork): () => ChunkWork {
 async function attemptChunkTransaction(db: Kysely<Database>, ref: ChunkRef, work: ChunkWork): Promise<Attempt> {
   return db.connection().execute(async (conn): Promise<Attempt> => {
     const send = async (statements: readonly string[]) => (await conn.executeQuery(chunkPathQuery(statements))).rows;
+    let claimStatus: string | null = null;
     try {
       const [, claimRows, ...readRows] = await send([
         'BEGIN',
@@ -102,6 +111,7 @@ async function attemptChunkTransaction(db: Kysely<Database>, ref: ChunkRef, work
         ...work.reads.map((r) => r.text),
       ]);
       const claim = toChunkClaim(claimRows as ClaimRow[]);
+      claimStatus = claim.operationStatus;
       if (!claim.claimed) {
         await sql`ROLLBACK`.execute(conn);
         return { claimed: false, claim };
@@ -122,16 +132,21 @@ async function attemptChunkTransaction(db: Kysely<Database>, ref: ChunkRef, work
         ...(claim.operationStatus === 'queued' ? [markStarted(ref.operationId).text] : []),
         chunkApplied(ref.operationId, ref.chunkIndex, outcome).text,
         'COMMIT',
-        operationProgress(ref.operationId).text,
+        operationProgress(ref.operationId, ref.chunkIndex).text,
       ]);
-      return { claimed: true, applied: outcome, progress: closing.at(-1)?.[0] as OperationProgressRow | undefined };
+      return { claimed: true, applied: outcome, progress: (closing.at(-1)?.[0] as OperationProgressRow) ?? null };
     } catch (error) {
       // The transaction is open (a statement failed) or ended (COMMIT or the read after it
       // failed: ROLLBACK then only warns; a redelivery of the chunk settles the operation). A
       // ROLLBACK that fails means the connection is gone and the pool drops it: the error worth
       // throwing is the first one.
       await sql`ROLLBACK`.execute(conn).catch(() => undefined);
-      if (work.fallback && stateMoved(error)) return { fallback: work.fallback };
+      if (claimStatus !== null && stateMoved(error)) {
+        // Another delivery of this chunk committed while this one ran: it is applied, once.
+        if (await isChunkRecorded(conn, ref.operationId, ref.chunkIndex))
+          return { claimed: false, claim: { claimed: false, operationStatus: claimStatus } };
+        if (work.fallback) return { fallback: work.fallback };
+      }
       throw error;
     }
   });

@@ -32,20 +32,19 @@ export type ChunkClaim =
 export type ClaimRow = { status: string; claimed: boolean };
 
 /**
- * Claims a chunk for the transaction it runs in. A second delivery of the same chunk blocks here
- * until the first commits (then finds it claimed) or rolls back (then claims it itself): at most
- * one applies. A chunk of a cancelled operation is not claimed: it is dropped.
+ * Whether the chunk is still to be applied: no record of it yet, and its operation not
+ * cancelled. Only a read: the record is inserted with the chunk's counts, just before its COMMIT
+ * (`chunkApplied`), so the chunk row is written once. A second delivery of the same chunk running
+ * at the same time passes this check too, then fails on a key the first one wrote (the chunk's
+ * record, or a row its writes insert), once the first commits: at most one applies.
  */
 export const claimChunk = definePrepared<ClaimRow>(
   'claim_chunk',
   ['text', 'int4'],
-  `WITH op AS (SELECT status FROM operations WHERE operation_id = $1),
-   claim AS (
-     INSERT INTO operation_chunks (operation_id, chunk_index, status)
-     SELECT $1, $2, 'applied' FROM op WHERE op.status <> 'cancelled'
-     ON CONFLICT (operation_id, chunk_index) DO NOTHING
-     RETURNING chunk_index)
-   SELECT op.status, EXISTS (SELECT 1 FROM claim) AS claimed FROM op`,
+  `SELECT o.status,
+          o.status <> 'cancelled' AND NOT EXISTS (
+            SELECT 1 FROM operation_chunks c WHERE c.operation_id = $1 AND c.chunk_index = $2) AS claimed
+   FROM operations o WHERE o.operation_id = $1`,
 );
 
 export function toChunkClaim(rows: readonly ClaimRow[]): ChunkClaim {
@@ -53,6 +52,17 @@ export function toChunkClaim(rows: readonly ClaimRow[]): ChunkClaim {
   return row?.claimed
     ? { claimed: true, operationStatus: row.status }
     : { claimed: false, operationStatus: row?.status ?? null };
+}
+
+/** Whether the chunk has its record: another delivery of it applied it (or gave it up). */
+export async function isChunkRecorded(db: Db, operationId: string, chunkIndex: number): Promise<boolean> {
+  const row = await db
+    .selectFrom('operation_chunks')
+    .select('chunk_index')
+    .where('operation_id', '=', operationId)
+    .where('chunk_index', '=', chunkIndex)
+    .executeTakeFirst();
+  return row !== undefined;
 }
 
 export type OperationProgressRow = {
@@ -96,8 +106,8 @@ const chunkAppliedStatement = definePrepared<never>(
   'chunk_applied',
   ['text', 'int4', 'int4', 'int4', 'int4', 'int4', 'int4', 'int4'],
   `WITH chunk AS (
-     UPDATE operation_chunks SET applied = $5, unchanged = $6, superseded = $7, rejected = $8
-     WHERE operation_id = $1 AND chunk_index = $2)
+     INSERT INTO operation_chunks (operation_id, chunk_index, status, applied, unchanged, superseded, rejected)
+     VALUES ($1, $2, 'applied', $5, $6, $7, $8))
    INSERT INTO operation_progress AS p
      (operation_id, shard, chunks_done, items_done, applied, unchanged, superseded, rejected)
    VALUES ($1, $3, 1, $4, $5, $6, $7, $8)
@@ -109,7 +119,7 @@ const chunkAppliedStatement = definePrepared<never>(
      updated_at = now()`,
 );
 
-/** Adds a claimed chunk's counts to its row and to its operation's progress shard. */
+/** Records a claimed chunk with its counts, and adds them to its operation's progress shard. */
 export function chunkApplied(
   operationId: string,
   chunkIndex: number,
@@ -130,17 +140,25 @@ export function chunkApplied(
 
 const operationProgressStatement = definePrepared<OperationProgressRow>(
   'operation_progress',
-  ['text'],
-  `SELECT chunks_total, chunks_done, chunks_failed, rejected, status FROM operation_summaries WHERE operation_id = $1`,
+  ['text', 'int4'],
+  `SELECT s.chunks_total, s.chunks_done, s.chunks_failed, s.rejected, s.status
+   FROM operation_summaries s
+   WHERE s.operation_id = $1
+     -- Evaluated once, before the sum: whether the chunk's shard holds every chunk it will hold.
+     AND (SELECT o.chunks_total IS NULL OR p.chunks_done + p.chunks_failed >= (o.chunks_total - $2 + ${PROGRESS_SHARDS - 1}) / ${PROGRESS_SHARDS}
+          FROM operations o JOIN operation_progress p ON p.operation_id = o.operation_id AND p.shard = $2
+          WHERE o.operation_id = $1)`,
 );
 
 /**
  * The operation's totals, read by a chunk after its COMMIT (in the same query): every statement
  * sees what was committed before it started, so the last chunk of a batch to commit reads every
- * chunk's counts, and settles the operation.
+ * chunk's counts, and settles the operation. Only a chunk whose shard is then complete reads them
+ * (no row otherwise): the last chunk's shard always is, and most chunks are spared summing the
+ * shards of an operation that cannot be finished yet.
  */
-export function operationProgress(operationId: string): StatementCall<OperationProgressRow> {
-  return operationProgressStatement.call(operationId);
+export function operationProgress(operationId: string, chunkIndex: number): StatementCall<OperationProgressRow> {
+  return operationProgressStatement.call(operationId, shardOf(chunkIndex));
 }
 
 /** Counts chunks that gave up (or, negative, that were reopened) in one of the operation's shards. */

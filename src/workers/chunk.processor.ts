@@ -58,12 +58,15 @@ export function createChunkProcessor(deps: ChunkProcessorDeps) {
       if (error instanceof InvalidPayloadError) throw new UnrecoverableError(error.message);
       throw error;
     }
-    const log = deps.logger.child({
-      operationId: chunk.operationId,
-      chunkIndex: chunk.chunkIndex,
-      jobId: job.id,
-      attempt: job.attemptsMade + 1,
-    });
+    // Built when something is logged: most chunks log nothing at the default level.
+    let child: Logger | undefined;
+    const log = () =>
+      (child ??= deps.logger.child({
+        operationId: chunk.operationId,
+        chunkIndex: chunk.chunkIndex,
+        jobId: job.id,
+        attempt: job.attemptsMade + 1,
+      }));
     const started = performance.now();
     try {
       const operation = await operationIdentity(chunk.operationId);
@@ -78,7 +81,7 @@ export function createChunkProcessor(deps: ChunkProcessorDeps) {
       if (run.claimed) {
         const { counts, rejections } = run.applied;
         result = { outcome: 'applied', counts: { ...counts }, rejectedByReason: countByReason(rejections) };
-        status = await settleStatus(deps.db, chunk.operationId, run.progress);
+        status = run.progress && (await settleStatus(deps.db, chunk.operationId, run.progress));
       } else {
         // Chunks of a cancelled operation are dropped; one claimed just before the cancel commits and stays recorded.
         result = { outcome: run.claim.operationStatus === 'cancelled' ? 'cancelled' : 'already_applied' };
@@ -86,13 +89,13 @@ export function createChunkProcessor(deps: ChunkProcessorDeps) {
         status = await settleStatus(deps.db, chunk.operationId);
       }
       const durationMs = performance.now() - started;
-      log.debug({ result, status, durationMs }, 'chunk processed');
+      if (deps.logger.isLevelEnabled('debug')) log().debug({ result, status, durationMs }, 'chunk processed');
       deps.onChunkDone?.({ kind: operation.kind, durationMs, result });
       // A redelivered chunk of a finished operation announces it again, in case the worker that
       // finished it died before it could: the event's job id makes the repeat a no-op. A cancel
       // announces itself; its dropped chunks do not.
       if (status !== null && isFinal(status) && result.outcome !== 'cancelled') {
-        if (result.outcome === 'applied') log.info({ status }, 'operation finished');
+        if (result.outcome === 'applied') log().info({ status }, 'operation finished');
         await deps.onOperationFinished?.(chunk.operationId);
       }
       return result;
@@ -100,11 +103,11 @@ export function createChunkProcessor(deps: ChunkProcessorDeps) {
       // A chunk or stored parameters that fail their schema will fail every time: no retries.
       const error = caught instanceof InvalidPayloadError ? new UnrecoverableError(caught.message) : caught;
       const last = isLastAttempt(job, error);
-      log.warn({ err: error, lastAttempt: last }, 'chunk failed');
+      log().warn({ err: error, lastAttempt: last }, 'chunk failed');
       if (last) {
         const status = await recordChunkFailed(deps.db, chunk.operationId, chunk.chunkIndex, String(error));
         if (status !== null && isFinal(status)) {
-          log.error({ status }, 'operation finished with a failed chunk');
+          log().error({ status }, 'operation finished with a failed chunk');
           await deps.onOperationFinished?.(chunk.operationId);
         }
       }

@@ -10,9 +10,14 @@ export type OperationIdentity = Pick<OperationRow, 'operation_id' | 'kind' | 'en
 /** What applying one chunk of an operation of its kind takes: its reads, then its writes. */
 export type ChunkApplier = (operation: OperationIdentity, chunk: ChunkJob) => ChunkWork;
 
+// One array schema per item schema: building a zod schema costs more than the parse it is for.
+const itemArrays = new WeakMap<z.ZodType, z.ZodArray<z.ZodType>>();
+
 /** Chunk items come from Redis: parsed again against the kind's item schema before use. */
 export function parseItems<S extends z.ZodType>(schema: S, chunk: ChunkJob): z.output<S>[] {
-  return parseOrThrow(z.array(schema), chunk.items);
+  let arraySchema = itemArrays.get(schema);
+  if (!arraySchema) itemArrays.set(schema, (arraySchema = z.array(schema)));
+  return parseOrThrow(arraySchema, chunk.items) as z.output<S>[];
 }
 
 /** Parses an operation's stored parameters (everything but its items). */

@@ -4,14 +4,22 @@ import { decideAssociate, decideDissociate } from '../../domain/members/membersh
 import { decideSharingSet } from '../../domain/sharing/sharing.rules.js';
 import type { ChunkWork } from '../../db/chunk-transaction.js';
 import { ensureEnterprise, readEnterpriseDefault, toEnterpriseDefault } from '../../db/enterprises.repository.js';
-import { ensureMemberRows, lockMembers, toLockedMembers, writeMemberChanges } from '../../db/members.repository.js';
+import {
+  ensureMemberRows,
+  lockMembers,
+  readMembers,
+  toMemberStates,
+  writeMemberChanges,
+} from '../../db/members.repository.js';
 import type { StatementCall } from '../../db/prepared-statements.js';
 import { memberIdSchema } from '../../producers/contract.js';
 import { type ChunkApplier, enterpriseOf, type OperationIdentity, parseItems, parseParams } from './chunk-applier.js';
 
 /**
- * Locks the chunk's members (after `before`, reads that must run first) and applies `rule` to
- * each item; `ruleFor` gets the rows of every read, to build the rule from what they found.
+ * Reads the chunk's members (after `before`, reads that must run first) and applies `rule` to
+ * each item; `ruleFor` gets the rows of every read, to build the rule from what they found. The
+ * members are read without locks, and written only if unchanged since; when one changed, the
+ * chunk runs again with its members locked (`lock`).
  */
 function memberChunkWork(
   operation: OperationIdentity,
@@ -19,24 +27,27 @@ function memberChunkWork(
   offset: number,
   before: readonly StatementCall<unknown>[],
   ruleFor: (rows: Parameters<ChunkWork['decide']>[0]) => MemberRule,
+  lock = false,
 ): ChunkWork {
   const enterpriseId = enterpriseOf(operation);
   const ctx = { seq: operation.seq, enterpriseId };
-  const locked = lockMembers.call(operation.operation_id, operation.seq, memberIds);
+  const read = (lock ? lockMembers : readMembers).call(operation.operation_id, operation.seq, memberIds);
   return {
-    reads: [...before, locked],
+    reads: [...before, read],
     decide(rows) {
-      const { states, seenInOperation } = toLockedMembers(rows(locked));
+      const { states, seenInOperation } = toMemberStates(rows(read));
       const decision = decideMemberChunk(ctx, memberIds, offset, states, seenInOperation, ruleFor(rows));
       return {
         writes: writeMemberChanges(
           { operationId: operation.operation_id, seq: operation.seq, enterpriseId },
+          states,
           decision.nextStates,
           decision.changes,
         ),
         outcome: { itemCount: memberIds.length, counts: decision.counts, rejections: decision.rejections },
       };
     },
+    fallback: lock ? undefined : () => memberChunkWork(operation, memberIds, offset, before, ruleFor, true),
   };
 }
 
