@@ -11,7 +11,7 @@ import {
   vacuum,
   waitForOperations,
 } from './common.js';
-import { ENTERPRISE, expectEqual, measureService, type ScenarioContext } from './scenario.js';
+import { bothSides, ENTERPRISE, expectEqual, measureService, type ScenarioContext, startPhase } from './scenario.js';
 
 export const COUPONS = 100;
 
@@ -117,7 +117,7 @@ async function runCouponService(ctx: ScenarioContext, coupons: CouponPlan, round
 async function runCouponReference(ctx: ScenarioContext, coupons: CouponPlan, round: number): Promise<ReferenceRun> {
   const prefix = `bench-ref-alloc-${round}-`;
   const chunks = coupons.flatMap((c) => slices(c.allocations).map((items) => ({ couponId: c.couponId, items })));
-  await ctx.cpu.start();
+  await startPhase(ctx);
   const seconds = await runLanes(ctx.env.pool, ctx.connections, chunks.length, async (client, task) => {
     const { couponId, items } = chunks[task]!;
     const operationId = `${prefix}${couponId}`;
@@ -171,20 +171,28 @@ async function runCouponReference(ctx: ScenarioContext, coupons: CouponPlan, rou
   return { items: ctx.members, seconds, rate: ctx.members / seconds, connections: ctx.connections, cpu };
 }
 
-/** One round over coupons seeded by `seedCoupons`: the service, then the reference, each from full balances. */
+/** One round over coupons seeded by `seedCoupons`: the service and the reference (`bothSides`), each from full balances. */
 export async function benchCoupons(
   ctx: ScenarioContext,
   coupons: CouponPlan,
   round: number,
 ): Promise<{ service: ServiceRun; reference: ReferenceRun }> {
   await vacuum(ctx.env.pool, ['coupons']);
-  log(`coupons.allocate round ${round}: service, ${ctx.members} allocations over ${coupons.length} coupons`);
-  const service = await runCouponService(ctx, coupons, round);
-  log(`  ${service.seconds.toFixed(2)} s, ${Math.round(service.rate)} allocations/s`);
-  await resetCoupons(ctx.env.pool);
-  log(`coupons.allocate round ${round}: hand-written reference, ${ctx.connections} connections`);
-  const reference = await runCouponReference(ctx, coupons, round);
-  log(`  ${reference.seconds.toFixed(2)} s, ${Math.round(reference.rate)} allocations/s`);
-  await resetCoupons(ctx.env.pool);
-  return { service, reference };
+  return bothSides(
+    round,
+    async () => {
+      log(`coupons.allocate round ${round}: service, ${ctx.members} allocations over ${coupons.length} coupons`);
+      const service = await runCouponService(ctx, coupons, round);
+      log(`  ${service.seconds.toFixed(2)} s, ${Math.round(service.rate)} allocations/s`);
+      await resetCoupons(ctx.env.pool);
+      return service;
+    },
+    async () => {
+      log(`coupons.allocate round ${round}: hand-written reference, ${ctx.connections} connections`);
+      const reference = await runCouponReference(ctx, coupons, round);
+      log(`  ${reference.seconds.toFixed(2)} s, ${Math.round(reference.rate)} allocations/s`);
+      await resetCoupons(ctx.env.pool);
+      return reference;
+    },
+  );
 }

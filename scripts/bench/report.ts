@@ -16,6 +16,8 @@ export interface BenchResults {
     concurrency: number;
     workers: number;
     rounds: number;
+    /** Items of the unreported first round of each scenario. */
+    warmUp: number;
     referenceConnections: number;
     cores: number;
     node: string;
@@ -39,10 +41,11 @@ function cpuLine(cpu: CpuReport, items: number, clientLabel: string, client: num
   return `CPU ms per 1,000: ${clientLabel} ${per(client)}, Postgres backends ${per(cpu.postgres)}, Redis ${per(cpu.redis)}`;
 }
 
-function comparison(label: string, unit: string, r: Comparison): string[] {
+function comparison(label: string, unit: string, r: Comparison, warmUp: number): string[] {
   const { service, reference } = r;
+  const warmedBy = warmUp > 0 ? `, after a warm-up round of ${warmUp}` : '';
   return [
-    `${label} (the median of ${r.rounds.length} rounds by ratio; every round: ${r.rounds.map((x) => x.toFixed(2)).join(', ')})`,
+    `${label} (the median of ${r.rounds.length} rounds by ratio${warmedBy}; every round: ${r.rounds.map((x) => x.toFixed(2)).join(', ')})`,
     `  service    ${service.items} ${unit} in ${service.seconds.toFixed(2)} s = ${rate(service.rate)} ${unit}/s ` +
       `(publish → operation final; publishing itself took ${service.publishSeconds.toFixed(2)} s)`,
     `  reference  ${reference.items} ${unit} in ${reference.seconds.toFixed(2)} s = ${rate(reference.rate)} ${unit}/s (hand-written pg, ${reference.connections} connections)`,
@@ -65,9 +68,9 @@ export function formatReport(results: BenchResults): string {
       ' (shared servers: timings are noisy)',
     '',
   ];
-  if (results.sharing) lines.push(...comparison('sharing.set', 'members', results.sharing), '');
+  if (results.sharing) lines.push(...comparison('sharing.set', 'members', results.sharing, s.warmUp), '');
   if (results.coupons)
-    lines.push(...comparison(`coupons.allocate (over 100 coupons)`, 'allocations', results.coupons), '');
+    lines.push(...comparison(`coupons.allocate (over 100 coupons)`, 'allocations', results.coupons, s.warmUp), '');
   if (results.workerHighWaterMark)
     lines.push(`worker VmHWM (kernel's RSS high-water mark, whole run): ${mib(results.workerHighWaterMark)}`, '');
   if (results.publishing) {
