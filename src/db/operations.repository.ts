@@ -35,8 +35,8 @@ export type ClaimRow = { status: string; claimed: boolean };
  * Whether the chunk is still to be applied: no record of it yet, and its operation not
  * cancelled. Only a read: the record is inserted with the chunk's counts, just before its COMMIT
  * (`chunkApplied`), so the chunk row is written once. A second delivery of the same chunk running
- * at the same time passes this check too, then fails on a key the first one wrote (the chunk's
- * record, or a row its writes insert), once the first commits: at most one applies.
+ * at the same time passes this check too, then waits on rows or keys the first one wrote and,
+ * once the first commits, fails (a guard, a taken key) and finds the record: at most one applies.
  */
 export const claimChunk = definePrepared<ClaimRow>(
   'claim_chunk',

@@ -1,43 +1,28 @@
-import type { Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runChunkTransaction, type ChunkWork, type ReadRows } from '../../src/db/chunk-transaction.js';
+import { runChunkTransaction } from '../../src/db/chunk-transaction.js';
 import { findOperation } from '../../src/db/operations.repository.js';
-import { createLogger } from '../../src/logger.js';
-import type { ChunkJob } from '../../src/producers/contract.js';
 import { applyCouponAllocate } from '../../src/workers/appliers/coupon.appliers.js';
-import { createChunkProcessor } from '../../src/workers/chunk.processor.js';
+import { chunksByHand, movedAfterRead } from '../support/chunks-by-hand.js';
 import { type Harness, memberIds, startHarness } from '../support/harness.js';
 
 // Allocations draw from a coupon they read without its lock; when that read no longer holds at the
 // draw, the chunk is rolled back and applied again under the lock. Workers stay off: the tests
 // deliver chunk jobs by hand, in the order they choose, so both ways back are taken for certain.
 let h: Harness;
-let processChunk: (job: Job<unknown>) => Promise<unknown>;
+let byHand: ReturnType<typeof chunksByHand>;
 const members = memberIds('draw', 200);
 const FACE_CENTS = 1_000_000;
 
 beforeAll(async () => {
   h = await startHarness('coupon_draw', { workers: false });
-  processChunk = createChunkProcessor({ db: h.service.db, logger: createLogger('silent') });
-  await runAll(await h.publish({ kind: 'members.associate', enterpriseId: 'E-draw', memberIds: members }));
+  byHand = chunksByHand(h);
+  await byHand.runAll(await h.publish({ kind: 'members.associate', enterpriseId: 'E-draw', memberIds: members }));
 });
 afterAll(async () => h?.close());
 
-async function chunkJob(operationId: string, chunkIndex: number): Promise<Job<ChunkJob>> {
-  const job = await h.service.queues.chunks.getJob(`${operationId}-chunk-${chunkIndex}`);
-  if (!job) throw new Error(`chunk ${chunkIndex} of ${operationId} is not on the queue`);
-  return job as Job<ChunkJob>;
-}
-
-async function runAll(operationId: string) {
-  const operation = await findOperation(h.service.db, operationId);
-  for (let i = 0; i < (operation?.chunks_total ?? 0); i += 1) await processChunk(await chunkJob(operationId, i));
-  return h.waitForOperation(operationId, 5_000);
-}
-
 async function issueCoupon(couponId: string) {
   const day = 86_400_000;
-  await runAll(
+  await byHand.runAll(
     await h.publish({
       kind: 'coupons.issue',
       enterpriseId: 'E-draw',
@@ -91,7 +76,7 @@ describe('allocations drawn from a coupon read without its lock', () => {
       couponId: 'C-draw-repeat',
       allocations: items.map((memberId) => ({ memberId, amount: '1.00' })),
     });
-    const view = await runAll(operationId);
+    const view = await byHand.runAll(operationId);
 
     expect(view).toMatchObject({
       status: 'completed_with_rejections',
@@ -117,30 +102,17 @@ describe('allocations drawn from a coupon read without its lock', () => {
       allocations: members.slice(0, 100).map((memberId) => ({ memberId, amount: '2.50' })),
     });
     const operation = (await findOperation(h.service.db, operationId))!;
-    const chunk = (await chunkJob(operationId, 0)).data;
-    const work = applyCouponAllocate(operation, chunk);
+    const chunk = (await byHand.chunkJob(operationId, 0)).data;
     // Another writer leaves 120.00 between the read and the draw: the chunk read the full face
-    // value and draws 250.00. The change is part of the transaction that rolls back, so the
-    // fallback finds the full balance again; what shows is that the fallback ran, and alone wrote.
-    let fallbackRuns = 0;
-    const moved: ChunkWork = {
-      reads: [...work.reads, { text: `UPDATE coupons SET balance_cents = 12000 WHERE coupon_id = 'C-draw-moved'` }],
-      decide: (rows: ReadRows) => work.decide(rows),
-      fallback: () => {
-        const fallback = work.fallback!();
-        return {
-          ...fallback,
-          decide(rows) {
-            fallbackRuns += 1;
-            return fallback.decide(rows);
-          },
-        };
-      },
-    };
+    // value and draws 250.00.
+    const moved = movedAfterRead(
+      applyCouponAllocate(operation, chunk),
+      `UPDATE coupons SET balance_cents = 12000 WHERE coupon_id = 'C-draw-moved'`,
+    );
 
-    const result = await runChunkTransaction(h.service.db, { operationId, chunkIndex: 0 }, moved);
+    const result = await runChunkTransaction(h.service.db, { operationId, chunkIndex: 0 }, moved.work);
 
-    expect(fallbackRuns).toBe(1);
+    expect(moved.fallbackRuns()).toBe(1);
     expect(result).toMatchObject({ claimed: true, applied: { counts: { applied: 100, rejected: 0 } } });
     const ledger = await couponLedger('C-draw-moved');
     expect(ledger.balance).toBe(FACE_CENTS - 100 * 250);

@@ -53,6 +53,24 @@ describe('payload hash', () => {
     expect(payloadHash({ ...a, memberIds: ['b', 'a'] })).not.toBe(payloadHash(a));
     expect(canonicalJson({ b: 1, a: [1, { d: 2, c: 3 }] })).toBe('{"a":[1,{"c":3,"d":2}],"b":1}');
   });
+
+  it('stays the same from one release to the next: a re-publish after an upgrade is no conflict', () => {
+    const operation = {
+      kind: 'coupons.allocate',
+      enterpriseId: 'E-1',
+      couponId: 'C-1',
+      allocations: [
+        { memberId: 'm-2', amount: '1.50' },
+        { amount: '2.00', memberId: 'm-1', note: undefined },
+      ],
+      nested: { z: [true, null, 3.5], a: 'é"\\' },
+    };
+    expect(canonicalJson(operation)).toBe(
+      '{"allocations":[{"amount":"1.50","memberId":"m-2"},{"amount":"2.00","memberId":"m-1"}],' +
+        '"couponId":"C-1","enterpriseId":"E-1","kind":"coupons.allocate","nested":{"a":"é\\"\\\\","z":[true,null,3.5]}}',
+    );
+    expect(payloadHash(operation)).toBe('c379be2e349c2792b5974875b4bc6c55e6127e8f9a62f49a47cf860c9d7dd693');
+  });
 });
 
 describe('operation status', () => {

@@ -1,15 +1,28 @@
 import { createHash } from 'node:crypto';
 
-/** JSON with object keys sorted, so the same payload always hashes the same whatever its key order. */
+/**
+ * JSON with object keys sorted, so the same payload always hashes the same whatever its key order.
+ * Built by appending, without intermediate arrays: publishing 200,000 allocations spent a quarter
+ * of its time here when every object went through entries, filter, sort, map and join.
+ */
 export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  if (typeof value !== 'object' || value === null) return JSON.stringify(value);
+  if (Array.isArray(value)) {
+    let out = '[';
+    // `?? ''`: as join wrote an element with no JSON form (undefined), so old hashes still match.
+    for (let i = 0; i < value.length; i += 1) out += (i === 0 ? '' : ',') + (canonicalJson(value[i]) ?? '');
+    return `${out}]`;
   }
-  return JSON.stringify(value);
+  const record = value as Record<string, unknown>;
+  // Code-unit order, as a comparison of strings with < gives.
+  const keys = Object.keys(record).sort();
+  let out = '{';
+  for (const key of keys) {
+    const item = record[key];
+    if (item === undefined) continue;
+    out += (out.length === 1 ? '' : ',') + JSON.stringify(key) + ':' + canonicalJson(item);
+  }
+  return `${out}}`;
 }
 
 /**
