@@ -2,7 +2,7 @@
  * Throughput benchmark (SPEC §5): the service's real path against hand-written SQL, in one run,
  * on a database and a queue prefix of its own that are removed at the end, even on failure.
  *
- *   npm run bench -- [--members 200000] [--concurrency 16] [--workers 1] [--rounds 3] [--warm-up 20000] [--only sharing,coupons,publish]
+ *   npm run bench -- [--members 200000] [--concurrency 16] [--workers 1] [--rounds 5] [--warm-up 20000] [--only sharing,coupons,publish]
  */
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -64,7 +64,7 @@ const program = new Command('bench')
     '--rounds <n>',
     'service and reference run this many times each, alternating; the median ratio is reported',
     positiveInt,
-    3,
+    5,
   )
   .option(
     '--warm-up <n>',
