@@ -25,17 +25,15 @@ import { WorkerProcesses } from './bench/worker-processes.js';
 const SCENARIOS = ['sharing', 'coupons', 'publish'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
-  return n;
-}
-
-function nonNegativeInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError('expected a non-negative integer');
-  return n;
-}
+const integerFrom =
+  (min: number, what: string) =>
+  (value: string): number => {
+    const n = Number(value);
+    if (!Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`expected a ${what} integer`);
+    return n;
+  };
+const positiveInt = integerFrom(1, 'positive');
+const nonNegativeInt = integerFrom(0, 'non-negative');
 
 function intList(value: string): number[] {
   return value.split(',').map((v) => positiveInt(v.trim()));
@@ -107,6 +105,8 @@ const options = program.opts<{
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const connections = options.concurrency * options.workers;
+/** Items of the warm-up round: never more than a measured round has. */
+const warmUp = Math.min(options.warmUp, options.members);
 
 let env: BenchEnvironment | null = null;
 let workers: WorkerProcesses | null = null;
@@ -157,15 +157,15 @@ async function versions(pool: BenchEnvironment['pool']): Promise<{ postgres: str
 /**
  * Runs service and reference back to back `--rounds` times. The machine is shared: one pair can
  * land on a busy second and the next on a quiet one, so the median round is what is reported.
- * A smaller round comes first, unreported (`warmUp`): the worker as deployed runs for days, and
+ * A smaller round comes first, unreported (`warmUpRound`): the worker as deployed runs for days, and
  * its first chunks (code not compiled yet, connections opening, statements being prepared) cost
  * it up to a third more than the rest, while a plain client's few lines warm up at once.
  */
 async function inRounds(
-  warmUp: (() => Promise<unknown>) | null,
+  warmUpRound: (() => Promise<unknown>) | null,
   run: (round: number) => Promise<{ service: ServiceRun; reference: ReferenceRun }>,
 ): Promise<Comparison> {
-  await warmUp?.();
+  await warmUpRound?.();
   const rounds = [];
   for (let round = 1; round <= options.rounds; round += 1) {
     const r = await run(round);
@@ -189,7 +189,7 @@ async function main(): Promise<BenchResults> {
       concurrency: options.concurrency,
       workers: options.workers,
       rounds: options.rounds,
-      warmUp: Math.min(options.warmUp, options.members),
+      warmUp,
       referenceConnections: connections,
       cores: cpus().length,
       node: process.version,
@@ -231,7 +231,6 @@ async function main(): Promise<BenchResults> {
       connections,
       timeoutMs: options.timeout * 1000,
     };
-    const warmUp = Math.min(options.warmUp, options.members);
     const small = { ...ctx, members: warmUp };
     if (wanted.has('sharing'))
       results.sharing = await inRounds(warmUp > 0 ? () => benchSharing(small, 0) : null, (round) =>

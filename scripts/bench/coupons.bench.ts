@@ -2,7 +2,6 @@ import type pg from 'pg';
 import { formatCents } from '../../src/domain/coupons/money.js';
 import {
   inTransaction,
-  log,
   memberId,
   type ReferenceRun,
   runLanes,
@@ -11,7 +10,15 @@ import {
   vacuum,
   waitForOperations,
 } from './common.js';
-import { bothSides, ENTERPRISE, expectEqual, measureService, type ScenarioContext, startPhase } from './scenario.js';
+import {
+  bothSides,
+  ENTERPRISE,
+  expectEqual,
+  measureService,
+  phase,
+  type ScenarioContext,
+  startPhase,
+} from './scenario.js';
 
 export const COUPONS = 100;
 
@@ -178,21 +185,22 @@ export async function benchCoupons(
   round: number,
 ): Promise<{ service: ServiceRun; reference: ReferenceRun }> {
   await vacuum(ctx.env.pool, ['coupons']);
+  const reset = () => resetCoupons(ctx.env.pool);
   return bothSides(
     round,
-    async () => {
-      log(`coupons.allocate round ${round}: service, ${ctx.members} allocations over ${coupons.length} coupons`);
-      const service = await runCouponService(ctx, coupons, round);
-      log(`  ${service.seconds.toFixed(2)} s, ${Math.round(service.rate)} allocations/s`);
-      await resetCoupons(ctx.env.pool);
-      return service;
-    },
-    async () => {
-      log(`coupons.allocate round ${round}: hand-written reference, ${ctx.connections} connections`);
-      const reference = await runCouponReference(ctx, coupons, round);
-      log(`  ${reference.seconds.toFixed(2)} s, ${Math.round(reference.rate)} allocations/s`);
-      await resetCoupons(ctx.env.pool);
-      return reference;
-    },
+    () =>
+      phase(
+        `coupons.allocate round ${round}: service, ${ctx.members} allocations over ${coupons.length} coupons`,
+        'allocations',
+        () => runCouponService(ctx, coupons, round),
+        reset,
+      ),
+    () =>
+      phase(
+        `coupons.allocate round ${round}: hand-written reference, ${ctx.connections} connections`,
+        'allocations',
+        () => runCouponReference(ctx, coupons, round),
+        reset,
+      ),
   );
 }

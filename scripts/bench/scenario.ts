@@ -3,7 +3,7 @@ import type { CpuMeter } from './cpu-usage.js';
 import type { BenchEnvironment } from './environment.js';
 import type { RedisMemorySampler } from './redis-memory.js';
 import type { WorkerProcesses } from './worker-processes.js';
-import type { ServiceRun } from './common.js';
+import { log, type ServiceRun } from './common.js';
 
 export const ENTERPRISE = 'E-bench';
 
@@ -46,6 +46,20 @@ export async function bothSides<S, R>(
   }
   const r = await reference();
   return { service: await service(), reference: r };
+}
+
+/** One side of a round: announced, run, its rate logged, then the tables put back for the next. */
+export async function phase<T extends { seconds: number; rate: number }>(
+  title: string,
+  unit: string,
+  run: () => Promise<T>,
+  reset: () => Promise<void>,
+): Promise<T> {
+  log(title);
+  const result = await run();
+  log(`  ${result.seconds.toFixed(2)} s, ${Math.round(result.rate)} ${unit}/s`);
+  await reset();
+  return result;
 }
 
 /** Times `run` (publish to final) while sampling the workers' RSS and Redis memory. */

@@ -1,7 +1,6 @@
 import type pg from 'pg';
 import {
   inTransaction,
-  log,
   memberId,
   type ReferenceRun,
   runLanes,
@@ -10,7 +9,15 @@ import {
   vacuum,
   waitForOperations,
 } from './common.js';
-import { bothSides, ENTERPRISE, expectEqual, measureService, type ScenarioContext, startPhase } from './scenario.js';
+import {
+  bothSides,
+  ENTERPRISE,
+  expectEqual,
+  measureService,
+  phase,
+  type ScenarioContext,
+  startPhase,
+} from './scenario.js';
 
 // Each round publishes an operation of its own: the same id again would be an idempotent no-op.
 const serviceOperation = (round: number) => `bench-sharing-${round}`;
@@ -125,21 +132,22 @@ export async function benchSharing(
   round: number,
 ): Promise<{ service: ServiceRun; reference: ReferenceRun }> {
   await vacuum(ctx.env.pool, ['members']);
+  const reset = () => resetSharing(ctx.env.pool);
   return bothSides(
     round,
-    async () => {
-      log(`sharing.set round ${round}: service, ${ctx.members} members`);
-      const service = await runSharingService(ctx, round);
-      log(`  ${service.seconds.toFixed(2)} s, ${Math.round(service.rate)} members/s`);
-      await resetSharing(ctx.env.pool);
-      return service;
-    },
-    async () => {
-      log(`sharing.set round ${round}: hand-written reference, ${ctx.connections} connections`);
-      const reference = await runSharingReference(ctx, round);
-      log(`  ${reference.seconds.toFixed(2)} s, ${Math.round(reference.rate)} members/s`);
-      await resetSharing(ctx.env.pool);
-      return reference;
-    },
+    () =>
+      phase(
+        `sharing.set round ${round}: service, ${ctx.members} members`,
+        'members',
+        () => runSharingService(ctx, round),
+        reset,
+      ),
+    () =>
+      phase(
+        `sharing.set round ${round}: hand-written reference, ${ctx.connections} connections`,
+        'members',
+        () => runSharingReference(ctx, round),
+        reset,
+      ),
   );
 }
