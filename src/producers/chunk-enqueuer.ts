@@ -6,6 +6,9 @@ import { chunkJobOptions } from '../queue/job-options.js';
 // Each addBulk is one pipelined round trip; this many jobs per trip keeps a single
 // MULTI small while a million-member batch still enqueues in a few hundred trips.
 const ENQUEUE_SLICE = 500;
+// Redis runs a MULTI of 500 jobs for about 50 ms, and none of them is visible to a worker before
+// the last is added: the first slices are small, so the workers start on a batch at once.
+const FIRST_SLICE = 16;
 
 /**
  * Puts one job per chunk on the chunk queue. Each job carries its own slice of the batch and
@@ -32,13 +35,15 @@ export async function enqueueChunks(
     onEnqueued(chunks.reduce((n, c) => n + c.items.length, 0));
   };
   let pending: PlannedChunk<unknown>[] = [];
+  let slice = FIRST_SLICE;
   let count = 0;
   for await (const chunk of planChunks(items, CHUNK_SIZE)) {
     pending.push(chunk);
     count += 1;
-    if (pending.length === ENQUEUE_SLICE) {
+    if (pending.length === slice) {
       await add(pending);
       pending = [];
+      slice = Math.min(slice * 4, ENQUEUE_SLICE);
     }
   }
   // An operation without items (the enterprise switch) is still one chunk of work.

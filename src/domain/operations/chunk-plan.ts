@@ -14,6 +14,12 @@ export async function* planChunks<T>(
   size: number,
 ): AsyncGenerator<PlannedChunk<T>> {
   if (!Number.isInteger(size) || size < 1) throw new RangeError(`chunk size must be a positive integer, got ${size}`);
+  // `for await` over an array awaits every item: a microtask each, 200,000 for a big batch.
+  if (Array.isArray(items)) {
+    for (let offset = 0; offset < items.length; offset += size)
+      yield { chunkIndex: offset / size, offset, items: items.slice(offset, offset + size) };
+    return;
+  }
   let chunk: T[] = [];
   let chunkIndex = 0;
   let offset = 0;

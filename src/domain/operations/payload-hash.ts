@@ -8,6 +8,8 @@ import { createHash } from 'node:crypto';
 export function canonicalJson(value: unknown): string {
   if (typeof value !== 'object' || value === null) return JSON.stringify(value);
   if (Array.isArray(value)) {
+    // A list of ids, the bulk of a big batch: one native call writes exactly what the loop below would.
+    if (value.every((item) => typeof item === 'string')) return JSON.stringify(value);
     let out = '[';
     // `?? ''`: as join wrote an element with no JSON form (undefined), so old hashes still match.
     for (let i = 0; i < value.length; i += 1) out += (i === 0 ? '' : ',') + (canonicalJson(value[i]) ?? '');
