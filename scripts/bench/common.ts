@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { isFinal } from '../../src/domain/operations/operation-status.js';
+import type { CompletionWaiter } from './completion-waiter.js';
 import type { CpuReport } from './cpu-usage.js';
 import type { RedisMemoryReport } from './redis-memory.js';
 import type { RssReport } from './worker-processes.js';
@@ -41,13 +42,19 @@ export class BenchTimeoutError extends Error {
 }
 
 /**
- * Polls Postgres (the source of truth) until every operation is final. Throws a clear error
+ * Asks Postgres (the source of truth) until every operation is final. Throws a clear error
  * when the deadline passes or `check` throws (a worker process died).
  */
 export async function waitForOperations(
   pool: pg.Pool,
   operationIds: readonly string[],
-  options: { timeoutMs: number; label: string; check?: () => void },
+  options: {
+    timeoutMs: number;
+    label: string;
+    check?: () => void;
+    /** Wakes the wait when the operations announce their end; without it, Postgres is asked every 25 ms. */
+    finished?: CompletionWaiter;
+  },
 ): Promise<Map<string, { status: string; applied: number; rejected: number }>> {
   const started = Date.now();
   let lastProgress = started;
@@ -81,7 +88,9 @@ export async function waitForOperations(
         `  ${options.label}: ${itemsDone}/${itemsTotal} items, ${done.length}/${operationIds.length} operations final`,
       );
     }
-    await new Promise((resolve) => setTimeout(resolve, 25));
+    // With events, Postgres is asked again only when they say the operations ended, or every half second.
+    if (options.finished) await options.finished.until(operationIds, 500);
+    else await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
 

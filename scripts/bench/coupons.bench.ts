@@ -104,6 +104,7 @@ async function runCouponService(ctx: ScenarioContext, coupons: CouponPlan, round
       timeoutMs: ctx.timeoutMs,
       label: 'coupons.allocate service',
       check: () => ctx.workers.assertAlive(),
+      finished: ctx.finished,
     });
     const statuses = new Set([...final.values()].map((o) => o.status));
     expectEqual('coupons.allocate statuses', [...statuses].join(','), 'completed');

@@ -12,6 +12,10 @@ export interface CpuReport {
   bench: number;
   /** The Redis server as a whole (it is shared, so other developers' use is included). */
   redis: number;
+  /** The whole machine (every process and the kernel's own work: interrupts, the loopback network), from /proc/stat. */
+  machine: number;
+  /** The phase's wall time, so that `machine` reads as cores kept busy. */
+  seconds: number;
 }
 
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
@@ -27,6 +31,22 @@ function cpuSeconds(pid: number): number | null {
   }
 }
 
+/** Non-idle CPU seconds of the whole machine since boot: the first line of /proc/stat, less idle and iowait. */
+function machineSeconds(): number {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+  const [user, nice, system, , , irq, softirq, steal] = fields as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  return (user + nice + system + irq + softirq + steal) / TICKS_PER_SECOND;
+}
+
 const sum = (pids: Iterable<number>, from: Map<number, number>) => {
   let total = 0;
   for (const pid of pids) total += from.get(pid) ?? 0;
@@ -38,7 +58,7 @@ const sum = (pids: Iterable<number>, from: Map<number, number>) => {
  * machine is shared and CPU-bound, so CPU seconds per item say more than wall time alone.
  */
 export class CpuMeter {
-  #start: { pids: Map<number, number>; bench: number; redis: number } | null = null;
+  #start: { pids: Map<number, number>; bench: number; redis: number; machine: number; at: number } | null = null;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -77,7 +97,13 @@ export class CpuMeter {
 
   async start(): Promise<void> {
     const pids = [...this.workerPids(), ...(await this.#backendPids())];
-    this.#start = { pids: this.#snapshot(pids), bench: this.#benchSeconds(), redis: await this.#redisSeconds() };
+    this.#start = {
+      pids: this.#snapshot(pids),
+      bench: this.#benchSeconds(),
+      redis: await this.#redisSeconds(),
+      machine: machineSeconds(),
+      at: performance.now(),
+    };
   }
 
   async stop(): Promise<CpuReport> {
@@ -89,6 +115,8 @@ export class CpuMeter {
       ...new Set([...(await this.#backendPids()), ...[...start.pids.keys()].filter((p) => !workers.includes(p))]),
     ];
     const end = this.#snapshot([...workers, ...backends]);
+    const machine = machineSeconds() - start.machine;
+    const seconds = (performance.now() - start.at) / 1000;
     const delta = (pids: number[]) =>
       sum(pids, end) -
       sum(
@@ -100,6 +128,8 @@ export class CpuMeter {
       postgres: delta(backends),
       bench: this.#benchSeconds() - start.bench,
       redis: (await this.#redisSeconds()) - start.redis,
+      machine,
+      seconds,
     };
   }
 }

@@ -38,7 +38,11 @@ const rate = (n: number) => Math.round(n).toLocaleString('en-US');
 /** CPU milliseconds per 1,000 items, by who spent them. */
 function cpuLine(cpu: CpuReport, items: number, clientLabel: string, client: number): string {
   const per = (seconds: number) => ((seconds * 1e6) / items).toFixed(0);
-  return `CPU ms per 1,000: ${clientLabel} ${per(client)}, Postgres backends ${per(cpu.postgres)}, Redis ${per(cpu.redis)}`;
+  const busy = cpu.machine / cpu.seconds;
+  return (
+    `CPU ms per 1,000: machine ${per(cpu.machine)} (${busy.toFixed(2)} cores busy), ${clientLabel} ${per(client)}, ` +
+    `Postgres backends ${per(cpu.postgres)}, Redis ${per(cpu.redis)}`
+  );
 }
 
 function comparison(label: string, unit: string, r: Comparison, warmUp: number): string[] {

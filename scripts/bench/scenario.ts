@@ -1,5 +1,6 @@
 import type { Producer } from '../../src/producers/index.js';
-import type { CpuMeter } from './cpu-usage.js';
+import type { CompletionWaiter } from './completion-waiter.js';
+import type { CpuMeter, CpuReport } from './cpu-usage.js';
 import type { BenchEnvironment } from './environment.js';
 import type { RedisMemorySampler } from './redis-memory.js';
 import type { WorkerProcesses } from './worker-processes.js';
@@ -14,6 +15,8 @@ export interface ScenarioContext {
   workers: WorkerProcesses;
   redisMemory: RedisMemorySampler;
   cpu: CpuMeter;
+  /** The service's completion events, which end a measured run. */
+  finished: CompletionWaiter;
   members: number;
   /** Connections of the hand-written reference: worker concurrency × worker processes. */
   connections: number;
@@ -49,7 +52,7 @@ export async function bothSides<S, R>(
 }
 
 /** One side of a round: announced, run, its rate logged, then the tables put back for the next. */
-export async function phase<T extends { seconds: number; rate: number }>(
+export async function phase<T extends { items: number; seconds: number; rate: number; cpu: CpuReport }>(
   title: string,
   unit: string,
   run: () => Promise<T>,
@@ -57,7 +60,12 @@ export async function phase<T extends { seconds: number; rate: number }>(
 ): Promise<T> {
   log(title);
   const result = await run();
-  log(`  ${result.seconds.toFixed(2)} s, ${Math.round(result.rate)} ${unit}/s`);
+  const per = (seconds: number) => ((seconds * 1e6) / result.items).toFixed(1);
+  const { cpu } = result;
+  log(
+    `  ${result.seconds.toFixed(2)} s, ${Math.round(result.rate)} ${unit}/s; CPU ms per 1,000: machine ${per(cpu.machine)}, ` +
+      `workers ${per(cpu.workers)}, Postgres ${per(cpu.postgres)}, Redis ${per(cpu.redis)}, bench ${per(cpu.bench)}`,
+  );
   await reset();
   return result;
 }

@@ -75,6 +75,7 @@ export async function runSharingService(ctx: ScenarioContext, round: number): Pr
       timeoutMs: ctx.timeoutMs,
       label: 'sharing.set service',
       check: () => ctx.workers.assertAlive(),
+      finished: ctx.finished,
     });
     const op = final.get(operationId)!;
     expectEqual('sharing.set status', op.status, 'completed');
