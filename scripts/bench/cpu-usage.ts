@@ -33,18 +33,10 @@ function cpuSeconds(pid: number): number | null {
 
 /** Non-idle CPU seconds of the whole machine since boot: the first line of /proc/stat, less idle and iowait. */
 function machineSeconds(): number {
-  const fields = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
-  const [user, nice, system, , , irq, softirq, steal] = fields as [
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
-  return (user + nice + system + irq + softirq + steal) / TICKS_PER_SECOND;
+  // user nice system idle iowait irq softirq steal
+  const ticks = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+  const busy = [0, 1, 2, 5, 6, 7].reduce((total, i) => total + (ticks[i] ?? 0), 0);
+  return busy / TICKS_PER_SECOND;
 }
 
 const sum = (pids: Iterable<number>, from: Map<number, number>) => {

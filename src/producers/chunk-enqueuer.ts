@@ -6,8 +6,8 @@ import { chunkJobOptions } from '../queue/job-options.js';
 // Each addBulk is one pipelined round trip; this many jobs per trip keeps a single
 // MULTI small while a million-member batch still enqueues in a few hundred trips.
 const ENQUEUE_SLICE = 500;
-// Redis runs a MULTI of 500 jobs for about 50 ms, and none of them is visible to a worker before
-// the last is added: the first slices are small, so the workers start on a batch at once.
+// No job of a slice is visible to a worker before the whole slice is added, and building and adding
+// 500 took about 50 ms: the first slices are small, so the workers start on a batch at once.
 const FIRST_SLICE = 16;
 
 /**
