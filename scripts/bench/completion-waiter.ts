@@ -1,6 +1,7 @@
 import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { JOBS, QUEUES } from '../../src/producers/index.js';
+import { log } from './common.js';
 
 /**
  * Learns that operations ended the way a publisher that does not poll does: from the service's
@@ -22,7 +23,9 @@ export class CompletionWaiter {
       },
       { connection, prefix },
     );
-    this.#worker.on('error', () => {});
+    // A lost Redis connection is retried by BullMQ; said, not swallowed. The wait's half-second
+    // fallback to Postgres keeps the run going meanwhile.
+    this.#worker.on('error', (error) => log(`completion events: ${error.message}`));
   }
 
   /** Resolves once every operation announced its end, or after `ms`, whichever comes first. */

@@ -20,6 +20,9 @@ export interface CpuReport {
 
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
+/** CPU seconds spent on `items` items, as milliseconds per 1,000 items. */
+export const msPerThousand = (seconds: number, items: number) => (seconds * 1e6) / items;
+
 function cpuSeconds(pid: number): number | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');

@@ -1,5 +1,5 @@
 import type { ReferenceRun, ServiceRun } from './common.js';
-import type { CpuReport } from './cpu-usage.js';
+import { type CpuReport, msPerThousand } from './cpu-usage.js';
 import type { PublishRun } from './publishing.bench.js';
 
 /** The median round (by ratio), and every round's ratio in the order they ran. */
@@ -37,7 +37,7 @@ const rate = (n: number) => Math.round(n).toLocaleString('en-US');
 
 /** CPU milliseconds per 1,000 items, by who spent them. */
 function cpuLine(cpu: CpuReport, items: number, clientLabel: string, client: number): string {
-  const per = (seconds: number) => ((seconds * 1e6) / items).toFixed(0);
+  const per = (seconds: number) => msPerThousand(seconds, items).toFixed(0);
   const busy = cpu.machine / cpu.seconds;
   return (
     `CPU ms per 1,000: machine ${per(cpu.machine)} (${busy.toFixed(2)} cores busy), ${clientLabel} ${per(client)}, ` +
@@ -54,7 +54,7 @@ function comparison(label: string, unit: string, r: Comparison, warmUp: number):
       `(publish → operation final; publishing itself took ${service.publishSeconds.toFixed(2)} s)`,
     `  reference  ${reference.items} ${unit} in ${reference.seconds.toFixed(2)} s = ${rate(reference.rate)} ${unit}/s (hand-written pg, ${reference.connections} connections)`,
     `  ratio      service/reference = ${r.ratio.toFixed(2)}`,
-    `  service    ${cpuLine(service.cpu, service.items, 'worker', service.cpu.workers)}, bench process ${((service.cpu.bench * 1e6) / service.items).toFixed(0)}`,
+    `  service    ${cpuLine(service.cpu, service.items, 'worker', service.cpu.workers)}, bench process ${msPerThousand(service.cpu.bench, service.items).toFixed(0)}`,
     `  reference  ${cpuLine(reference.cpu, reference.items, 'client', reference.cpu.bench)}`,
     `  worker RSS peak ${mib(service.rss.maxPerProcess)} per process (sampled every 100 ms; sum over processes ${mib(service.rss.sum)})`,
     `  Redis      used_memory ${mib(service.redis.baseline)} before → ${mib(service.redis.peakUsed)} at the peak sample; ` +

@@ -1,6 +1,6 @@
 import type { Producer } from '../../src/producers/index.js';
 import type { CompletionWaiter } from './completion-waiter.js';
-import type { CpuMeter, CpuReport } from './cpu-usage.js';
+import { type CpuMeter, type CpuReport, msPerThousand } from './cpu-usage.js';
 import type { BenchEnvironment } from './environment.js';
 import type { RedisMemorySampler } from './redis-memory.js';
 import type { WorkerProcesses } from './worker-processes.js';
@@ -60,7 +60,7 @@ export async function phase<T extends { items: number; seconds: number; rate: nu
 ): Promise<T> {
   log(title);
   const result = await run();
-  const per = (seconds: number) => ((seconds * 1e6) / result.items).toFixed(1);
+  const per = (seconds: number) => msPerThousand(seconds, result.items).toFixed(1);
   const { cpu } = result;
   log(
     `  ${result.seconds.toFixed(2)} s, ${Math.round(result.rate)} ${unit}/s; CPU ms per 1,000: machine ${per(cpu.machine)}, ` +
