@@ -1,6 +1,6 @@
 import type { Job, Queue } from 'bullmq';
 import type { Kysely } from 'kysely';
-import { chunkJobId } from '../domain/operations/chunk-plan.js';
+import { chunkJobId, chunksPerJob } from '../domain/operations/chunk-plan.js';
 import { cancelOperation, failedChunkIndexes, findOperation, reopenFailedChunks } from '../db/operations.repository.js';
 import type { Database, OperationRow } from '../db/schema.js';
 import type { CompletionNotifier } from '../workers/completion-events.js';
@@ -18,6 +18,15 @@ export type CancelResult =
 
 const REMOVE_SLICE = 500;
 
+/** The ids of the jobs that carry the operation's chunks, in order. */
+function jobIdsOf(operation: OperationRow): string[] {
+  const total = operation.chunks_total ?? 0;
+  const perJob = chunksPerJob(total);
+  return Array.from({ length: Math.ceil(total / perJob) }, (_, i) =>
+    chunkJobId(operation.operation_id, i * perJob, perJob),
+  );
+}
+
 /**
  * Cancels an unfinished operation: chunks not yet applied are dropped (removed from the queue
  * where they still wait, skipped by the worker otherwise); chunks already applied stay recorded.
@@ -27,11 +36,10 @@ export async function cancel(deps: OperationControlDeps, operationId: string): P
   if (!operation) return { result: 'not_found' };
   if (operation.status !== 'cancelled') return { result: 'already_final', operation };
   const queue = await deps.chunkQueue();
-  const total = operation.chunks_total ?? 0;
-  for (let start = 0; start < total; start += REMOVE_SLICE) {
-    const end = Math.min(start + REMOVE_SLICE, total);
-    // A chunk being processed right now is locked and stays: the worker finds the operation cancelled.
-    await Promise.all(Array.from({ length: end - start }, (_, i) => queue.remove(chunkJobId(operationId, start + i))));
+  const jobIds = jobIdsOf(operation);
+  for (let start = 0; start < jobIds.length; start += REMOVE_SLICE) {
+    // A job being processed right now is locked and stays: the worker finds the operation cancelled.
+    await Promise.all(jobIds.slice(start, start + REMOVE_SLICE).map((id) => queue.remove(id)));
   }
   await deps.notifyFinished(operationId);
   return { result: 'cancelled', operation };
@@ -45,7 +53,8 @@ export type RetryResult =
 
 /**
  * Retries only the failed chunks of a failed operation. A chunk's items live in its BullMQ job,
- * which is kept for 7 days after it fails; past that the chunk cannot be retried.
+ * which is kept for 7 days after it fails; past that the chunk cannot be retried. The job runs
+ * again whole: its chunks that were applied find themselves recorded and are skipped.
  */
 export async function retryFailed(deps: OperationControlDeps, operationId: string): Promise<RetryResult> {
   const operation = await findOperation(deps.db, operationId);
@@ -53,15 +62,20 @@ export async function retryFailed(deps: OperationControlDeps, operationId: strin
   const chunks = operation.status === 'failed' ? await failedChunkIndexes(deps.db, operationId) : [];
   if (chunks.length === 0) return { result: 'not_failed', operation };
   const queue = await deps.chunkQueue();
-  const jobs = await Promise.all(chunks.map((index) => queue.getJob(chunkJobId(operationId, index))));
-  const missing = chunks.filter((_, i) => !jobs[i]);
+  const perJob = chunksPerJob(operation.chunks_total ?? 0);
+  const jobIdOf = (index: number) => chunkJobId(operationId, index, perJob);
+  const jobIds = [...new Set(chunks.map(jobIdOf))];
+  const jobs = new Map(await Promise.all(jobIds.map(async (id) => [id, await queue.getJob(id)] as const)));
+  const missing = chunks.filter((index) => !jobs.get(jobIdOf(index)));
   if (missing.length > 0) return { result: 'chunk_data_expired', chunks: missing };
   if (!(await reopenFailedChunks(deps.db, operationId, chunks))) {
     const now = await findOperation(deps.db, operationId);
     return { result: 'not_failed', operation: now ?? operation };
   }
   await Promise.all(
-    (jobs as Job[]).map((job) => job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true })),
+    [...jobs.values()].map((job) =>
+      (job as Job).retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true }),
+    ),
   );
   return { result: 'retrying', chunks };
 }

@@ -14,7 +14,7 @@ const ITEM_OUTCOMES = ['applied', 'unchanged', 'superseded', 'rejected'] as cons
 export function createChunkMetrics(registry: Registry): (event: ChunkDoneEvent) => void {
   const chunks = new Counter({
     name: 'benefits_chunks_processed_total',
-    help: 'Chunk jobs processed by this process, by operation kind and outcome',
+    help: 'Chunks processed by this process, by operation kind and outcome',
     labelNames: ['kind', 'outcome'] as const,
     registers: [registry],
   });

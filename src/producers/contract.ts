@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AMOUNT_PATTERN } from '../domain/coupons/money.js';
+import { MAX_CHUNKS_PER_JOB } from '../domain/operations/chunk-plan.js';
 
 /**
  * The publishing contract: queue names, job names and payload schemas. A system with only a
@@ -127,14 +128,18 @@ export type Operation = z.output<typeof operationSchema>;
 export type OperationKind = Operation['kind'];
 export const OPERATION_KINDS = operationSchema.options.map((o) => o.shape.kind.value) as OperationKind[];
 
-/** Internal: one chunk of at most CHUNK_SIZE items, carrying its own slice of the batch only. */
+/**
+ * Internal: consecutive chunks of CHUNK_SIZE items (at most MAX_CHUNKS_PER_JOB; the last may be
+ * shorter), carrying their own slice of the batch only. Each chunk is its own transaction.
+ */
 export const chunkJobSchema = z.strictObject({
   operationId: operationIdSchema,
+  /** Index of the job's first chunk. */
   chunkIndex: z.number().int().min(0),
-  /** Position of the chunk's first item in the batch; rejections are keyed by position. */
+  /** Position of the job's first item in the batch; rejections are keyed by position. */
   offset: z.number().int().min(0),
   /** Member ids, coupons, allocations or revocations by kind; each applier parses its own. */
-  items: z.array(z.unknown()).max(CHUNK_SIZE),
+  items: z.array(z.unknown()).max(CHUNK_SIZE * MAX_CHUNKS_PER_JOB),
 });
 export type ChunkJob = z.infer<typeof chunkJobSchema>;
 

@@ -77,7 +77,7 @@ export async function recordAndEnqueue(
   // re-adding chunks is safe (deterministic ids, idempotent apply), so do it until the operation is final.
   try {
     if (!isFinal(row.status))
-      await enqueueChunks(chunkQueue, operationId, items, deps.chunkAttempts, options.onEnqueued);
+      await enqueueChunks(chunkQueue, operationId, items, record.chunksTotal, deps.chunkAttempts, options.onEnqueued);
   } catch (error) {
     // Redis went away after the check above (mid-publish, or before the client noticed): the
     // publisher is told the queue is unavailable, not an internal error, and how to finish the job.

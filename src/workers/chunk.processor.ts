@@ -1,5 +1,6 @@
 import { type Job, UnrecoverableError } from 'bullmq';
 import type { Kysely } from 'kysely';
+import { chunksOfJob, type PlannedChunk } from '../domain/operations/chunk-plan.js';
 import { countByReason } from '../domain/operations/item-outcome.js';
 import { isFinal } from '../domain/operations/operation-status.js';
 import { parseOrThrow } from '../domain/operations/validation.js';
@@ -8,8 +9,14 @@ import { recordChunkFailed, settleStatus } from '../db/operations.repository.js'
 import type { Database } from '../db/schema.js';
 import { InvalidPayloadError, UnknownOperationError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { chunkJobSchema, type OperationKind, type OperationStatus } from '../producers/contract.js';
-import type { ChunkApplier } from './appliers/chunk-applier.js';
+import {
+  CHUNK_SIZE,
+  type ChunkJob,
+  chunkJobSchema,
+  type OperationKind,
+  type OperationStatus,
+} from '../producers/contract.js';
+import type { ChunkApplier, OperationIdentity } from './appliers/chunk-applier.js';
 import { applyAssociate, applyDissociate, applySharingSet } from './appliers/member-chunk.applier.js';
 import { applySetDefault } from './appliers/set-default.applier.js';
 import { applyCouponAllocate, applyCouponIssue, applyCouponRevoke } from './appliers/coupon.appliers.js';
@@ -25,7 +32,8 @@ const appliers: Record<OperationKind, ChunkApplier> = {
   'coupons.revoke': applyCouponRevoke,
 };
 
-export type ChunkJobResult =
+/** What became of one chunk of a job; a job returns one per chunk, in order. */
+export type ChunkResult =
   | {
       outcome: 'applied';
       counts: Record<string, number>;
@@ -35,10 +43,12 @@ export type ChunkJobResult =
   | { outcome: 'already_applied' }
   | { outcome: 'cancelled' };
 
+type ChunkLog = (chunk: PlannedChunk<unknown>) => Logger;
+
 export interface ChunkProcessorDeps {
   db: Kysely<Database>;
   logger: Logger;
-  onChunkDone?: (event: { kind: string; durationMs: number; result: ChunkJobResult }) => void;
+  onChunkDone?: (event: { kind: string; durationMs: number; result: ChunkResult }) => void;
   /** Called after an operation reached a final status (possibly more than once: consumers dedupe). */
   onOperationFinished?: (operationId: string) => Promise<void>;
 }
@@ -47,71 +57,108 @@ function isLastAttempt(job: Job, error: unknown): boolean {
   return error instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
 }
 
-/** Applies one chunk job: one Postgres transaction, safe to run twice. */
+// A chunk or stored parameters that fail their schema will fail every time: no retries.
+const unrecoverable = (error: unknown) =>
+  error instanceof InvalidPayloadError ? new UnrecoverableError(error.message) : error;
+
+/**
+ * Applies one chunk job: each of its chunks in a Postgres transaction of its own, safe to run
+ * twice. A chunk that fails does not stop the others; the job then fails, and its next attempt
+ * skips the chunks that were applied. After the last attempt, the chunks still failing are
+ * recorded as failed.
+ */
 export function createChunkProcessor(deps: ChunkProcessorDeps) {
   const operationIdentity = createOperationCache(deps.db);
-  return async (job: Job<unknown>): Promise<ChunkJobResult> => {
-    let chunk;
+
+  async function identify(operationId: string): Promise<OperationIdentity> {
+    const operation = await operationIdentity(operationId);
+    if (!operation) throw new UnrecoverableError(new UnknownOperationError(operationId).message);
+    return operation;
+  }
+
+  async function applyChunk(operation: OperationIdentity, chunk: PlannedChunk<unknown>, log: ChunkLog) {
+    const started = performance.now();
+    const applier = appliers[operation.kind as OperationKind];
+    if (!applier)
+      throw new UnrecoverableError(`operation ${operation.operation_id} has unknown kind ${operation.kind}`);
+    const operationId = operation.operation_id;
+    const run = await runChunkTransaction(
+      deps.db,
+      { operationId, chunkIndex: chunk.chunkIndex },
+      applier(operation, chunk),
+    );
+    let result: ChunkResult;
+    let status: OperationStatus | null;
+    if (run.claimed) {
+      const { counts, rejections } = run.applied;
+      result = { outcome: 'applied', counts: { ...counts }, rejectedByReason: countByReason(rejections) };
+      status = run.progress && (await settleStatus(deps.db, operationId, run.progress));
+    } else {
+      // Chunks of a cancelled operation are dropped; one claimed just before the cancel commits and stays recorded.
+      result = { outcome: run.claim.operationStatus === 'cancelled' ? 'cancelled' : 'already_applied' };
+      // The worker that applied it may have died between its commit and settling the operation.
+      status = await settleStatus(deps.db, operationId);
+    }
+    const durationMs = performance.now() - started;
+    if (deps.logger.isLevelEnabled('debug')) log(chunk).debug({ result, status, durationMs }, 'chunk processed');
+    deps.onChunkDone?.({ kind: operation.kind, durationMs, result });
+    // A redelivered chunk of a finished operation announces it again, in case the worker that
+    // finished it died before it could: the event's job id makes the repeat a no-op. A cancel
+    // announces itself; its dropped chunks do not.
+    if (status !== null && isFinal(status) && result.outcome !== 'cancelled') {
+      if (result.outcome === 'applied') log(chunk).info({ status }, 'operation finished');
+      await deps.onOperationFinished?.(operationId);
+    }
+    return result;
+  }
+
+  async function recordFailed(job: ChunkJob, chunk: PlannedChunk<unknown>, error: unknown, log: ChunkLog) {
+    const status = await recordChunkFailed(deps.db, job.operationId, chunk.chunkIndex, String(error));
+    if (status !== null && isFinal(status)) {
+      log(chunk).error({ status }, 'operation finished with a failed chunk');
+      await deps.onOperationFinished?.(job.operationId);
+    }
+  }
+
+  return async (job: Job<unknown>): Promise<ChunkResult[]> => {
+    let data: ChunkJob;
     try {
-      chunk = parseOrThrow(chunkJobSchema, job.data);
+      data = parseOrThrow(chunkJobSchema, job.data);
     } catch (error) {
-      if (error instanceof InvalidPayloadError) throw new UnrecoverableError(error.message);
-      throw error;
+      throw unrecoverable(error);
     }
     // Built when something is logged: most chunks log nothing at the default level.
-    let child: Logger | undefined;
-    const log = () =>
-      (child ??= deps.logger.child({
-        operationId: chunk.operationId,
+    const log: ChunkLog = (chunk) =>
+      deps.logger.child({
+        operationId: data.operationId,
         chunkIndex: chunk.chunkIndex,
         jobId: job.id,
         attempt: job.attemptsMade + 1,
-      }));
-    const started = performance.now();
+      });
+    const chunks = chunksOfJob(data, CHUNK_SIZE);
+    const results: ChunkResult[] = [];
+    const failures: { chunk: PlannedChunk<unknown>; error: unknown }[] = [];
+    let operation: OperationIdentity | undefined;
     try {
-      const operation = await operationIdentity(chunk.operationId);
-      if (!operation) throw new UnrecoverableError(new UnknownOperationError(chunk.operationId).message);
-      const applier = appliers[operation.kind as OperationKind];
-      if (!applier)
-        throw new UnrecoverableError(`operation ${operation.operation_id} has unknown kind ${operation.kind}`);
-      const ref = { operationId: chunk.operationId, chunkIndex: chunk.chunkIndex };
-      const run = await runChunkTransaction(deps.db, ref, applier(operation, chunk));
-      let result: ChunkJobResult;
-      let status: OperationStatus | null;
-      if (run.claimed) {
-        const { counts, rejections } = run.applied;
-        result = { outcome: 'applied', counts: { ...counts }, rejectedByReason: countByReason(rejections) };
-        status = run.progress && (await settleStatus(deps.db, chunk.operationId, run.progress));
-      } else {
-        // Chunks of a cancelled operation are dropped; one claimed just before the cancel commits and stays recorded.
-        result = { outcome: run.claim.operationStatus === 'cancelled' ? 'cancelled' : 'already_applied' };
-        // The worker that applied it may have died between its commit and settling the operation.
-        status = await settleStatus(deps.db, chunk.operationId);
-      }
-      const durationMs = performance.now() - started;
-      if (deps.logger.isLevelEnabled('debug')) log().debug({ result, status, durationMs }, 'chunk processed');
-      deps.onChunkDone?.({ kind: operation.kind, durationMs, result });
-      // A redelivered chunk of a finished operation announces it again, in case the worker that
-      // finished it died before it could: the event's job id makes the repeat a no-op. A cancel
-      // announces itself; its dropped chunks do not.
-      if (status !== null && isFinal(status) && result.outcome !== 'cancelled') {
-        if (result.outcome === 'applied') log().info({ status }, 'operation finished');
-        await deps.onOperationFinished?.(chunk.operationId);
-      }
-      return result;
-    } catch (caught) {
-      // A chunk or stored parameters that fail their schema will fail every time: no retries.
-      const error = caught instanceof InvalidPayloadError ? new UnrecoverableError(caught.message) : caught;
-      const last = isLastAttempt(job, error);
-      log().warn({ err: error, lastAttempt: last }, 'chunk failed');
-      if (last) {
-        const status = await recordChunkFailed(deps.db, chunk.operationId, chunk.chunkIndex, String(error));
-        if (status !== null && isFinal(status)) {
-          log().error({ status }, 'operation finished with a failed chunk');
-          await deps.onOperationFinished?.(chunk.operationId);
+      operation = await identify(data.operationId);
+    } catch (error) {
+      for (const chunk of chunks) failures.push({ chunk, error: unrecoverable(error) });
+    }
+    if (operation) {
+      for (const chunk of chunks) {
+        try {
+          results.push(await applyChunk(operation, chunk, log));
+        } catch (error) {
+          failures.push({ chunk, error: unrecoverable(error) });
         }
       }
-      throw error;
     }
+    if (failures.length === 0) return results;
+    // Retried while any failure can pass on another attempt; then every failed chunk gives up.
+    const retryable = failures.find((f) => !isLastAttempt(job, f.error));
+    for (const { chunk, error } of failures) log(chunk).warn({ err: error, lastAttempt: !retryable }, 'chunk failed');
+    if (retryable) throw retryable.error;
+    for (const { chunk, error } of failures) await recordFailed(data, chunk, error, log);
+    throw failures[0]!.error;
   };
 }

@@ -3,6 +3,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/logger.js';
 import { createChunkProcessor } from '../../src/workers/chunk.processor.js';
+import { sortedOutcomes } from '../support/chunks-by-hand.js';
 import { type Harness, memberIds, startHarness } from '../support/harness.js';
 
 let h: Harness;
@@ -259,7 +260,7 @@ describe('retries and re-publication', () => {
       const job = (await h.service.queues.chunks.getJob('alloc-twice-chunk-0')) as Job;
       const processor = createChunkProcessor({ db: h.service.db, logger: createLogger('silent') });
       const results = await Promise.all([processor(job), processor(job)]);
-      expect(results.map((r) => r.outcome).sort()).toEqual(['already_applied', 'applied']);
+      expect(sortedOutcomes(results)).toEqual(['already_applied', 'applied']);
     } finally {
       h.service.workers!.chunks.resume();
     }

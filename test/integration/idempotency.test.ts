@@ -1,28 +1,20 @@
 import type { Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/logger.js';
-import { createChunkProcessor } from '../../src/workers/chunk.processor.js';
+import { chunksByHand, sortedOutcomes } from '../support/chunks-by-hand.js';
 import { type Harness, memberIds, startHarness } from '../support/harness.js';
 
 // Workers stay off in this file: the tests deliver chunk jobs by hand, twice, in the order they choose.
 let h: Harness;
-let processChunk: (job: Job<unknown>) => Promise<unknown>;
+let byHand: ReturnType<typeof chunksByHand>;
 beforeAll(async () => {
   h = await startHarness('idempotency', { workers: false });
-  processChunk = createChunkProcessor({ db: h.service.db, logger: createLogger('silent') });
+  byHand = chunksByHand(h);
 });
 afterAll(async () => h?.close());
 
-async function chunkJob(operationId: string, chunkIndex: number): Promise<Job> {
-  const job = await h.service.queues.chunks.getJob(`${operationId}-chunk-${chunkIndex}`);
-  if (!job) throw new Error(`chunk ${chunkIndex} of ${operationId} is not on the queue`);
-  return job;
-}
-
-async function runAll(operationId: string, chunks: number) {
-  for (let i = 0; i < chunks; i += 1) await processChunk(await chunkJob(operationId, i));
-  return h.waitForOperation(operationId, 5_000);
-}
+const processChunk = (job: Job) => byHand.processChunk(job);
+const chunkJob = (operationId: string, chunkIndex: number) => byHand.chunkJob(operationId, chunkIndex);
+const runAll = (operationId: string) => byHand.runAll(operationId);
 
 async function historyCount(operationId: string) {
   const row = await h.service.db
@@ -43,7 +35,7 @@ describe('re-publishing an operation', () => {
     };
     const first = await h.request('POST', '/v1/operations', body);
     expect(first).toMatchObject({ status: 202, body: { operationId: 'assoc-once', status: 'queued' } });
-    await runAll('assoc-once', 1);
+    await runAll('assoc-once');
 
     // Key order differs: still the same payload.
     const again = await h.request('POST', '/v1/operations', {
@@ -65,13 +57,13 @@ describe('duplicate delivery of a chunk', () => {
   it('two deliveries at once and a third one later write each history row once', async () => {
     const ids = memberIds('dup', 250);
     const assocId = await h.publish({ kind: 'members.associate', enterpriseId: 'E-dup', memberIds: ids });
-    await runAll(assocId, 3);
+    await runAll(assocId);
 
     const operationId = await h.publish({ kind: 'sharing.set', enterpriseId: 'E-dup', enabled: true, memberIds: ids });
     const job = await chunkJob(operationId, 1);
     const results = await Promise.all([processChunk(job), processChunk(job)]);
-    expect(results.map((r: any) => r.outcome).sort()).toEqual(['already_applied', 'applied']);
-    expect(await processChunk(job)).toEqual({ outcome: 'already_applied' });
+    expect(sortedOutcomes(results)).toEqual(['already_applied', 'applied']);
+    expect(await processChunk(job)).toEqual([{ outcome: 'already_applied' }]);
 
     await processChunk(await chunkJob(operationId, 0));
     await processChunk(await chunkJob(operationId, 2));
@@ -90,14 +82,14 @@ describe('a worker that dies between the last chunk commit and settling the oper
   it('a redelivery of any chunk settles it', async () => {
     const ids = memberIds('unsettled', 150);
     const assocId = await h.publish({ kind: 'members.associate', enterpriseId: 'E-unsettled', memberIds: ids });
-    await runAll(assocId, 2);
+    await runAll(assocId);
     const operationId = await h.publish({
       kind: 'sharing.set',
       enterpriseId: 'E-unsettled',
       enabled: true,
       memberIds: ids,
     });
-    await runAll(operationId, 2);
+    await runAll(operationId);
 
     // The state such a crash leaves: every chunk committed and counted, the status not yet final.
     await h.service.db
@@ -108,7 +100,7 @@ describe('a worker that dies between the last chunk commit and settling the oper
     const view = async () => (await h.request('GET', `/v1/operations/${operationId}`)).body;
     expect(await view()).toMatchObject({ status: 'running', progress: { chunksDone: 2, itemsDone: 150 } });
 
-    expect(await processChunk(await chunkJob(operationId, 0))).toEqual({ outcome: 'already_applied' });
+    expect(await processChunk(await chunkJob(operationId, 0))).toEqual([{ outcome: 'already_applied' }]);
     expect(await view()).toMatchObject({
       status: 'completed',
       counts: { applied: 150, unchanged: 0, rejected: 0 },
@@ -121,7 +113,7 @@ describe('a worker that dies between the last chunk commit and settling the oper
 describe('publication order', () => {
   it('an earlier operation processed after a later one is superseded and overwrites nothing', async () => {
     const ids = memberIds('ord', 120);
-    await runAll(await h.publish({ kind: 'members.associate', enterpriseId: 'E-ord', memberIds: ids }), 2);
+    await runAll(await h.publish({ kind: 'members.associate', enterpriseId: 'E-ord', memberIds: ids }));
 
     const enable = await h.publish({ kind: 'sharing.set', enterpriseId: 'E-ord', enabled: true, memberIds: ids });
     const disable = await h.publish({
@@ -131,9 +123,9 @@ describe('publication order', () => {
       memberIds: ids.slice(0, 60),
     });
     // The later publication is processed first.
-    const disabled = await runAll(disable, 1);
+    const disabled = await runAll(disable);
     expect(disabled.counts).toMatchObject({ unchanged: 60 });
-    const enabled = await runAll(enable, 2);
+    const enabled = await runAll(enable);
     expect(enabled).toMatchObject({ status: 'completed', counts: { applied: 60, superseded: 60, rejected: 0 } });
 
     const first = await h.request('GET', `/v1/enterprises/E-ord/members/${ids[0]}`);
@@ -150,8 +142,8 @@ describe('publication order', () => {
   it('an older switch change arriving late leaves the newer one in place', async () => {
     const on = await h.publish({ kind: 'sharing.set-default', enterpriseId: 'E-sw', shareWithNewMembers: true });
     const off = await h.publish({ kind: 'sharing.set-default', enterpriseId: 'E-sw', shareWithNewMembers: false });
-    await runAll(off, 1);
-    expect((await runAll(on, 1)).counts).toMatchObject({ superseded: 1, applied: 0 });
+    await runAll(off);
+    expect((await runAll(on)).counts).toMatchObject({ superseded: 1, applied: 0 });
     expect((await h.request('GET', '/v1/enterprises/E-sw')).body.shareWithNewMembers).toBe(false);
   });
 });

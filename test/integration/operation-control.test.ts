@@ -1,6 +1,7 @@
 import type { Job } from 'bullmq';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chunksPerJob } from '../../src/domain/operations/chunk-plan.js';
 import { createLogger } from '../../src/logger.js';
 import { createChunkProcessor } from '../../src/workers/chunk.processor.js';
 import { type Harness, memberIds, startHarness } from '../support/harness.js';
@@ -52,7 +53,7 @@ describe('cancel', () => {
       const processor = createChunkProcessor({ db: h.service.db, logger: createLogger('silent') });
       const first = (await h.service.queues.chunks.getJob(`${operationId}-chunk-0`)) as Job;
       const second = (await h.service.queues.chunks.getJob(`${operationId}-chunk-1`)) as Job;
-      expect((await processor(first)).outcome).toBe('applied');
+      expect(await processor(first)).toMatchObject([{ outcome: 'applied' }]);
 
       const cancelled = await h.request('POST', `/v1/operations/${operationId}/cancel`);
       expect(cancelled).toMatchObject({
@@ -61,7 +62,7 @@ describe('cancel', () => {
       });
       expect(cancelled.body.finishedAt).not.toBeNull();
       // A chunk already fetched before the cancel is skipped when it runs.
-      expect(await processor(second)).toEqual({ outcome: 'cancelled' });
+      expect(await processor(second)).toEqual([{ outcome: 'cancelled' }]);
       const waiting = await h.service.queues.chunks.getJobs(['waiting', 'prioritized'], 0, 1000);
       expect(waiting.filter((j) => j.data.operationId === operationId)).toHaveLength(0);
     } finally {
@@ -133,4 +134,79 @@ describe('retry', () => {
     await expect.poll(async () => (await events(operationId)).length, { timeout: 5_000 }).toBeGreaterThanOrEqual(3);
     expect((await events(operationId)).map((e) => e.status).sort()).toEqual(['completed', 'failed', 'failed']);
   });
+});
+
+describe('jobs of several chunks', () => {
+  // 300 chunks go two to a job (chunksPerJob): a failed chunk is retried with its job, whose
+  // other chunk finds itself applied; cancel removes the jobs by the id of their first chunk.
+  const ids = memberIds('gj', 30_000);
+  beforeAll(async () => {
+    await h.waitForOperation(await h.publish({ kind: 'members.associate', enterpriseId: 'E-gj', memberIds: ids }));
+  }, 60_000);
+
+  it('fail, and retry, only the chunk that failed', async () => {
+    expect(chunksPerJob(300)).toBe(2);
+    await sql`
+      CREATE FUNCTION poison_gj() RETURNS trigger AS $$
+      BEGIN RAISE EXCEPTION 'poisoned member %', NEW.member_id; END $$ LANGUAGE plpgsql`.execute(h.service.db);
+    await sql`
+      CREATE TRIGGER poison_gj BEFORE INSERT ON sharing_history FOR EACH ROW
+      WHEN (NEW.member_id = ${sql.lit(ids[550]!)}) EXECUTE FUNCTION poison_gj()`.execute(h.service.db);
+    const operationId = await h.publish({ kind: 'sharing.set', enterpriseId: 'E-gj', enabled: true, memberIds: ids });
+    expect(await h.waitForOperation(operationId, 60_000)).toMatchObject({
+      status: 'failed',
+      progress: { chunksDone: 300, chunksTotal: 300, itemsDone: 29_900 },
+      counts: { applied: 29_900 },
+    });
+    // Chunk 5 failed; chunk 4, in the same job, was applied.
+    const chunks = await h.service.db
+      .selectFrom('operation_chunks')
+      .select(['chunk_index', 'status'])
+      .where('operation_id', '=', operationId)
+      .where('chunk_index', 'in', [4, 5])
+      .orderBy('chunk_index')
+      .execute();
+    expect(chunks).toEqual([
+      { chunk_index: 4, status: 'applied' },
+      { chunk_index: 5, status: 'failed' },
+    ]);
+    await sql`DROP TRIGGER poison_gj ON sharing_history`.execute(h.service.db);
+    const retry = await h.request('POST', `/v1/operations/${operationId}/retry`);
+    expect(retry).toMatchObject({ status: 202, body: { retriedChunks: [5] } });
+    expect(await h.waitForOperation(operationId)).toMatchObject({
+      status: 'completed',
+      progress: { chunksDone: 300, itemsDone: 30_000 },
+      counts: { applied: 30_000 },
+    });
+    const history = await h.service.db
+      .selectFrom('sharing_history')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .where('operation_id', '=', operationId)
+      .executeTakeFirstOrThrow();
+    expect(Number(history.n)).toBe(30_000);
+  }, 120_000);
+
+  it('are removed from the queue when their operation is cancelled', async () => {
+    await h.service.workers!.chunks.pause();
+    try {
+      const operationId = await h.publish({
+        kind: 'sharing.set',
+        enterpriseId: 'E-gj',
+        enabled: false,
+        memberIds: ids,
+      });
+      const waiting = async () =>
+        (await h.service.queues.chunks.getJobs(['waiting', 'prioritized'], 0, -1)).filter(
+          (j) => j.data.operationId === operationId,
+        );
+      expect(await waiting()).toHaveLength(150);
+      expect((await h.request('POST', `/v1/operations/${operationId}/cancel`)).body).toMatchObject({
+        status: 'cancelled',
+        progress: { chunksDone: 0, chunksTotal: 300 },
+      });
+      expect(await waiting()).toHaveLength(0);
+    } finally {
+      h.service.workers!.chunks.resume();
+    }
+  }, 60_000);
 });

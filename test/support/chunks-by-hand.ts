@@ -1,33 +1,48 @@
 import type { Job } from 'bullmq';
 import type { ChunkWork, ReadRows } from '../../src/db/chunk-transaction.js';
+import { chunkJobId, chunksPerJob } from '../../src/domain/operations/chunk-plan.js';
 import { findOperation } from '../../src/db/operations.repository.js';
 import { createLogger } from '../../src/logger.js';
 import type { ChunkJob } from '../../src/producers/contract.js';
 import type { OperationView } from '../../src/http/operation-view.js';
-import { createChunkProcessor } from '../../src/workers/chunk.processor.js';
+import { type ChunkResult, createChunkProcessor } from '../../src/workers/chunk.processor.js';
 import type { Harness } from './harness.js';
 
 /**
  * Chunk jobs delivered by hand, for a harness started without workers: tests choose the order,
  * and what happens between a chunk's read and its write.
  */
+/** The outcomes of the chunks of several job runs, sorted: deliveries at once finish in any order. */
+export function sortedOutcomes(runs: ChunkResult[][]): string[] {
+  return runs
+    .flat()
+    .map((r) => r.outcome)
+    .sort();
+}
+
 export function chunksByHand(h: Harness) {
   const processChunk = createChunkProcessor({ db: h.service.db, logger: createLogger('silent') });
 
+  async function chunksTotal(operationId: string): Promise<number> {
+    return (await findOperation(h.service.db, operationId))?.chunks_total ?? 0;
+  }
+
+  /** The job that carries the chunk. */
   async function chunkJob(operationId: string, chunkIndex: number): Promise<Job<ChunkJob>> {
-    const job = await h.service.queues.chunks.getJob(`${operationId}-chunk-${chunkIndex}`);
+    const perJob = chunksPerJob(await chunksTotal(operationId));
+    const job = await h.service.queues.chunks.getJob(chunkJobId(operationId, chunkIndex, perJob));
     if (!job) throw new Error(`chunk ${chunkIndex} of ${operationId} is not on the queue`);
     return job as Job<ChunkJob>;
   }
 
-  /** Applies every chunk of the operation, in index order, and returns its final view. */
+  /** Applies every chunk job of the operation, in index order, and returns its final view. */
   async function runAll(operationId: string): Promise<OperationView> {
-    const operation = await findOperation(h.service.db, operationId);
-    for (let i = 0; i < (operation?.chunks_total ?? 0); i += 1) await processChunk(await chunkJob(operationId, i));
+    const total = await chunksTotal(operationId);
+    for (let i = 0; i < total; i += chunksPerJob(total)) await processChunk(await chunkJob(operationId, i));
     return h.waitForOperation(operationId, 5_000);
   }
 
-  return { chunkJob, runAll };
+  return { processChunk, chunkJob, runAll };
 }
 
 /**

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { chunkCount, chunkJobId, planChunks } from '../../src/domain/operations/chunk-plan.js';
+import {
+  chunkCount,
+  chunkJobId,
+  chunksOfJob,
+  chunksPerJob,
+  MAX_CHUNKS_PER_JOB,
+  planChunkJobs,
+  planChunks,
+} from '../../src/domain/operations/chunk-plan.js';
 import { statusAfterChunk } from '../../src/domain/operations/operation-status.js';
 import { canonicalJson, payloadHash, streamingPayloadHash } from '../../src/domain/operations/payload-hash.js';
 
@@ -39,8 +47,49 @@ describe('chunk planning', () => {
   });
 
   it('makes job ids BullMQ accepts (no colon) and that are the same every time', () => {
-    expect(chunkJobId('op-1', 7)).toBe('op-1-chunk-7');
-    expect(chunkJobId('op-1', 7)).not.toContain(':');
+    expect(chunkJobId('op-1', 7, 1)).toBe('op-1-chunk-7');
+    expect(chunkJobId('op-1', 7, 1)).not.toContain(':');
+  });
+});
+
+describe('chunks grouped into jobs', () => {
+  it('keeps one chunk to a job until a batch makes 256 chunks, then groups up to ten', () => {
+    expect([1, 100, 255].map(chunksPerJob)).toEqual([1, 1, 1]);
+    expect([256, 384, 1_279].map(chunksPerJob)).toEqual([2, 3, 9]);
+    expect([1_280, 2_000, 10_000].map(chunksPerJob)).toEqual([10, 10, MAX_CHUNKS_PER_JOB]);
+  });
+
+  it('names every chunk of a job by the job: the id of the first', () => {
+    expect([20, 21, 29, 30].map((i) => chunkJobId('op-1', i, 10))).toEqual([
+      'op-1-chunk-20',
+      'op-1-chunk-20',
+      'op-1-chunk-20',
+      'op-1-chunk-30',
+    ]);
+  });
+
+  it('plans jobs of whole chunks that split back into the chunks planned one by one', async () => {
+    const items = Array.from({ length: 2_345 }, (_, i) => `m${i}`);
+    const jobs = await collect(planChunkJobs(items, 100, 10));
+    expect(jobs.map((j) => [j.chunkIndex, j.offset, j.items.length])).toEqual([
+      [0, 0, 1_000],
+      [10, 1_000, 1_000],
+      [20, 2_000, 345],
+    ]);
+    const fromJobs = jobs.flatMap((job) => chunksOfJob(job, 100));
+    expect(fromJobs).toEqual(await collect(planChunks(items, 100)));
+    // Cancel and retry find a chunk's job by its index alone.
+    for (const job of jobs)
+      for (const chunk of chunksOfJob(job, 100))
+        expect(chunkJobId('op', chunk.chunkIndex, 10)).toBe(chunkJobId('op', job.chunkIndex, 10));
+  });
+
+  it('leaves a job of one chunk, or of no items, as it is', () => {
+    const job = { chunkIndex: 3, offset: 300, items: ['a', 'b'] };
+    expect(chunksOfJob(job, 100)).toEqual([job]);
+    expect(chunksOfJob({ chunkIndex: 0, offset: 0, items: [] }, 100)).toEqual([
+      { chunkIndex: 0, offset: 0, items: [] },
+    ]);
   });
 });
 

@@ -39,7 +39,50 @@ export function chunkCount(itemCount: number, size: number): number {
   return Math.ceil(itemCount / size);
 }
 
-/** BullMQ job ids may not contain ':'; deterministic ids make re-enqueueing a no-op. */
-export function chunkJobId(operationId: string, chunkIndex: number): string {
-  return `${operationId}-chunk-${chunkIndex}`;
+/** The most chunks one job carries. */
+export const MAX_CHUNKS_PER_JOB = 10;
+/** A batch is grouped into jobs only when it still makes at least this many. */
+const MIN_JOBS_TO_GROUP = 128;
+
+/**
+ * How many consecutive chunks each job of an operation carries, from its chunk count alone: the
+ * publisher, and cancel and retry after it, find the job of a chunk with it. Every job costs the
+ * queue about as much as a chunk's transaction costs Postgres, so a big batch goes ten chunks to a
+ * job; a smaller one keeps enough jobs to spread over every worker.
+ */
+export function chunksPerJob(chunksTotal: number): number {
+  return Math.min(MAX_CHUNKS_PER_JOB, Math.max(1, Math.floor(chunksTotal / MIN_JOBS_TO_GROUP)));
+}
+
+/**
+ * Splits a batch into jobs of `perJob` consecutive chunks of at most `size` items; each job is
+ * named by its first chunk.
+ */
+export async function* planChunkJobs<T>(
+  items: Iterable<T> | AsyncIterable<T>,
+  size: number,
+  perJob: number,
+): AsyncGenerator<PlannedChunk<T>> {
+  for await (const job of planChunks(items, size * perJob)) yield { ...job, chunkIndex: job.offset / size };
+}
+
+/** The chunks of one job, in order. */
+export function chunksOfJob<T>(job: PlannedChunk<T>, size: number): PlannedChunk<T>[] {
+  if (job.items.length <= size) return [job];
+  const chunks: PlannedChunk<T>[] = [];
+  for (let start = 0; start < job.items.length; start += size)
+    chunks.push({
+      chunkIndex: job.chunkIndex + start / size,
+      offset: job.offset + start,
+      items: job.items.slice(start, start + size),
+    });
+  return chunks;
+}
+
+/**
+ * The id of the job that carries a chunk (BullMQ job ids may not contain ':'); deterministic ids
+ * make re-enqueueing a no-op.
+ */
+export function chunkJobId(operationId: string, chunkIndex: number, perJob: number): string {
+  return `${operationId}-chunk-${chunkIndex - (chunkIndex % perJob)}`;
 }

@@ -32,7 +32,7 @@ import {
   revocationItemSchema,
 } from '../../producers/contract.js';
 import type { ChunkWork, ReadRows } from '../../db/chunk-transaction.js';
-import type { ChunkJob } from '../../producers/contract.js';
+import type { PlannedChunk } from '../../domain/operations/chunk-plan.js';
 import { type ChunkApplier, enterpriseOf, type OperationIdentity, parseItems, parseParams } from './chunk-applier.js';
 
 export const applyCouponIssue: ChunkApplier = (operation, chunk) => {
@@ -72,7 +72,7 @@ const couponParams = z.object({ couponId: couponIdSchema });
 function ledgerChunk(
   itemSchema: typeof allocationItemSchema | typeof revocationItemSchema,
   operation: OperationIdentity,
-  chunk: ChunkJob,
+  chunk: PlannedChunk<unknown>,
 ) {
   const enterpriseId = enterpriseOf(operation);
   const { couponId } = parseParams(couponParams, operation);

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config.js';
 import { createLogger } from '../../../src/logger.js';
 import { type Service, startService } from '../../../src/service.js';
-import { type ChunkJobResult, createChunkProcessor } from '../../../src/workers/chunk.processor.js';
+import { type ChunkResult, createChunkProcessor } from '../../../src/workers/chunk.processor.js';
 import { type Harness, memberIds, startHarness } from '../../support/harness.js';
 import { expectLedgerConsistent, ledgerPublisher } from '../../support/ledger-check.js';
 import { serviceEnv } from '../../support/processes.js';
@@ -43,7 +43,7 @@ describe('the same chunk delivered twice at once', () => {
         const jobs = (await h.service.queues.chunks.getJobs(['waiting'], 0, 39)) as Job[];
         if (jobs.length === 0) return;
         const results = await Promise.all(jobs.flatMap((job) => [processor(job), processor(job)]));
-        for (const result of results as ChunkJobResult[]) {
+        for (const result of results.flat()) {
           if (result.outcome === 'applied' || result.outcome === 'already_applied') outcomes[result.outcome] += 1;
           else outcomes.other += 1;
         }
@@ -101,8 +101,8 @@ describe('the same chunk delivered twice at once', () => {
     try {
       const outcomes: Record<string, number> = {};
       for (const service of [harnessWorkers, second]) {
-        service.workers!.chunks.on('completed', (_job, result: ChunkJobResult) => {
-          outcomes[result.outcome] = (outcomes[result.outcome] ?? 0) + 1;
+        service.workers!.chunks.on('completed', (_job, results: ChunkResult[]) => {
+          for (const result of results) outcomes[result.outcome] = (outcomes[result.outcome] ?? 0) + 1;
         });
       }
       const queue = h.service.queues.chunks;
