@@ -1,8 +1,9 @@
 import type { Job, Queue } from 'bullmq';
 import type { Kysely } from 'kysely';
-import { chunkJobId, chunksPerJob } from '../domain/operations/chunk-plan.js';
+import { chunkJobId, chunksOfJob, chunksPerJob } from '../domain/operations/chunk-plan.js';
 import { cancelOperation, failedChunkIndexes, findOperation, reopenFailedChunks } from '../db/operations.repository.js';
 import type { Database, OperationRow } from '../db/schema.js';
+import { CHUNK_SIZE, type ChunkJob } from '../producers/contract.js';
 import type { CompletionNotifier } from '../workers/completion-events.js';
 
 export interface OperationControlDeps {
@@ -51,6 +52,20 @@ export type RetryResult =
   | { result: 'chunk_data_expired'; chunks: number[] }
   | { result: 'not_found' };
 
+const carries = (job: Job | undefined, index: number): job is Job =>
+  job !== undefined && chunksOfJob(job.data as ChunkJob, CHUNK_SIZE).some((c) => c.chunkIndex === index);
+
+/**
+ * The job that carries a chunk. One enqueued before chunks were grouped into jobs carries it
+ * alone, and may hold the id of the group its chunk would now belong to.
+ */
+async function jobOfChunk(queue: Queue, operationId: string, index: number, perJob: number) {
+  const job = await queue.getJob(chunkJobId(operationId, index, perJob));
+  if (carries(job, index) || perJob === 1) return job;
+  const alone = await queue.getJob(chunkJobId(operationId, index, 1));
+  return carries(alone, index) ? alone : undefined;
+}
+
 /**
  * Retries only the failed chunks of a failed operation. A chunk's items live in its BullMQ job,
  * which is kept for 7 days after it fails; past that the chunk cannot be retried. The job runs
@@ -63,19 +78,17 @@ export async function retryFailed(deps: OperationControlDeps, operationId: strin
   if (chunks.length === 0) return { result: 'not_failed', operation };
   const queue = await deps.chunkQueue();
   const perJob = chunksPerJob(operation.chunks_total ?? 0);
-  const jobIdOf = (index: number) => chunkJobId(operationId, index, perJob);
-  const jobIds = [...new Set(chunks.map(jobIdOf))];
-  const jobs = new Map(await Promise.all(jobIds.map(async (id) => [id, await queue.getJob(id)] as const)));
-  const missing = chunks.filter((index) => !jobs.get(jobIdOf(index)));
+  const found = await Promise.all(chunks.map((index) => jobOfChunk(queue, operationId, index, perJob)));
+  const missing = chunks.filter((_, i) => !found[i]);
   if (missing.length > 0) return { result: 'chunk_data_expired', chunks: missing };
+  // Chunks of one job share it: each job runs again once.
+  const jobs = new Map((found as Job[]).map((job) => [job.id, job]));
   if (!(await reopenFailedChunks(deps.db, operationId, chunks))) {
     const now = await findOperation(deps.db, operationId);
     return { result: 'not_failed', operation: now ?? operation };
   }
   await Promise.all(
-    [...jobs.values()].map((job) =>
-      (job as Job).retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true }),
-    ),
+    [...jobs.values()].map((job) => job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true })),
   );
   return { result: 'retrying', chunks };
 }

@@ -3,6 +3,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chunksPerJob } from '../../src/domain/operations/chunk-plan.js';
 import { createLogger } from '../../src/logger.js';
+import { chunkJobOptions } from '../../src/queue/job-options.js';
 import { createChunkProcessor } from '../../src/workers/chunk.processor.js';
 import { type Harness, memberIds, startHarness } from '../support/harness.js';
 
@@ -142,13 +143,13 @@ describe('jobs of several chunks', () => {
   const ids = memberIds('gj', 30_000);
   beforeAll(async () => {
     await h.waitForOperation(await h.publish({ kind: 'members.associate', enterpriseId: 'E-gj', memberIds: ids }));
+    await sql`
+      CREATE FUNCTION poison_gj() RETURNS trigger AS $$
+      BEGIN RAISE EXCEPTION 'poisoned member %', NEW.member_id; END $$ LANGUAGE plpgsql`.execute(h.service.db);
   }, 60_000);
 
   it('fail, and retry, only the chunk that failed', async () => {
     expect(chunksPerJob(300)).toBe(2);
-    await sql`
-      CREATE FUNCTION poison_gj() RETURNS trigger AS $$
-      BEGIN RAISE EXCEPTION 'poisoned member %', NEW.member_id; END $$ LANGUAGE plpgsql`.execute(h.service.db);
     await sql`
       CREATE TRIGGER poison_gj BEFORE INSERT ON sharing_history FOR EACH ROW
       WHEN (NEW.member_id = ${sql.lit(ids[550]!)}) EXECUTE FUNCTION poison_gj()`.execute(h.service.db);
@@ -184,6 +185,44 @@ describe('jobs of several chunks', () => {
       .where('operation_id', '=', operationId)
       .executeTakeFirstOrThrow();
     expect(Number(history.n)).toBe(30_000);
+  }, 120_000);
+
+  it('retry finds a chunk enqueued alone, as before chunks were grouped', async () => {
+    await h.service.workers!.chunks.pause();
+    let operationId: string;
+    try {
+      operationId = await h.publish({ kind: 'sharing.set', enterpriseId: 'E-gj', enabled: false, memberIds: ids });
+      // What a version that enqueued one chunk to a job left for chunks 4 and 5: the first holds
+      // the id of the group both now belong to.
+      const queue = h.service.queues.chunks;
+      const group = (await queue.getJob(`${operationId}-chunk-4`)) as Job;
+      await group.remove();
+      for (const index of [4, 5]) {
+        const offset = index * 100;
+        await queue.add(
+          'chunk',
+          { operationId, chunkIndex: index, offset, items: ids.slice(offset, offset + 100) },
+          { ...chunkJobOptions(1), jobId: `${operationId}-chunk-${index}` },
+        );
+      }
+      await sql`
+        CREATE TRIGGER poison_gj BEFORE INSERT ON sharing_history FOR EACH ROW
+        WHEN (NEW.member_id = ${sql.lit(ids[550]!)}) EXECUTE FUNCTION poison_gj()`.execute(h.service.db);
+    } finally {
+      h.service.workers!.chunks.resume();
+    }
+    expect(await h.waitForOperation(operationId, 60_000)).toMatchObject({
+      status: 'failed',
+      progress: { chunksDone: 300, itemsDone: 29_900 },
+    });
+    await sql`DROP TRIGGER poison_gj ON sharing_history`.execute(h.service.db);
+    expect((await h.request('POST', `/v1/operations/${operationId}/retry`)).body).toMatchObject({
+      retriedChunks: [5],
+    });
+    expect(await h.waitForOperation(operationId)).toMatchObject({
+      status: 'completed',
+      counts: { applied: 30_000 },
+    });
   }, 120_000);
 
   it('are removed from the queue when their operation is cancelled', async () => {
