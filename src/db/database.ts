@@ -53,6 +53,10 @@ export function createDatabase(options: DatabaseOptions): Kysely<Database> {
   const pool = new pg.Pool({
     connectionString: options.connectionString,
     max: options.poolSize,
+    // A new connection costs the worker about 5 ms of CPU and 13 ms before its first chunk (start-up,
+    // then PREPARE of the chunk path's 24 statements); a worker between two batches keeps its
+    // connections for a minute instead of pg's 10 s.
+    idleTimeoutMillis: 60_000,
     Client: ChunkPathClient,
   });
   // An idle client losing its connection emits on the pool; without a listener it would crash the process.
