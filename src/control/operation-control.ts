@@ -1,6 +1,6 @@
 import type { Job, Queue } from 'bullmq';
 import type { Kysely } from 'kysely';
-import { chunkJobId, chunksOfJob, chunksPerJob } from '../domain/operations/chunk-plan.js';
+import { chunkJobId, chunkJobIds, chunksOfJob, chunksPerJob } from '../domain/operations/chunk-plan.js';
 import { cancelOperation, failedChunkIndexes, findOperation, reopenFailedChunks } from '../db/operations.repository.js';
 import type { Database, OperationRow } from '../db/schema.js';
 import { CHUNK_SIZE, type ChunkJob } from '../producers/contract.js';
@@ -19,15 +19,6 @@ export type CancelResult =
 
 const REMOVE_SLICE = 500;
 
-/** The ids of the jobs that carry the operation's chunks, in order. */
-function jobIdsOf(operation: OperationRow): string[] {
-  const total = operation.chunks_total ?? 0;
-  const perJob = chunksPerJob(total);
-  return Array.from({ length: Math.ceil(total / perJob) }, (_, i) =>
-    chunkJobId(operation.operation_id, i * perJob, perJob),
-  );
-}
-
 /**
  * Cancels an unfinished operation: chunks not yet applied are dropped (removed from the queue
  * where they still wait, skipped by the worker otherwise); chunks already applied stay recorded.
@@ -37,7 +28,7 @@ export async function cancel(deps: OperationControlDeps, operationId: string): P
   if (!operation) return { result: 'not_found' };
   if (operation.status !== 'cancelled') return { result: 'already_final', operation };
   const queue = await deps.chunkQueue();
-  const jobIds = jobIdsOf(operation);
+  const jobIds = chunkJobIds(operationId, operation.chunks_total ?? 0);
   for (let start = 0; start < jobIds.length; start += REMOVE_SLICE) {
     // A job being processed right now is locked and stays: the worker finds the operation cancelled.
     await Promise.all(jobIds.slice(start, start + REMOVE_SLICE).map((id) => queue.remove(id)));

@@ -64,8 +64,7 @@ describe('cancel', () => {
       expect(cancelled.body.finishedAt).not.toBeNull();
       // A chunk already fetched before the cancel is skipped when it runs.
       expect(await processor(second)).toEqual([{ outcome: 'cancelled' }]);
-      const waiting = await h.service.queues.chunks.getJobs(['waiting', 'prioritized'], 0, 1000);
-      expect(waiting.filter((j) => j.data.operationId === operationId)).toHaveLength(0);
+      expect(await h.waitingChunkJobs(operationId)).toHaveLength(0);
     } finally {
       h.service.workers!.chunks.resume();
     }
@@ -234,16 +233,12 @@ describe('jobs of several chunks', () => {
         enabled: false,
         memberIds: ids,
       });
-      const waiting = async () =>
-        (await h.service.queues.chunks.getJobs(['waiting', 'prioritized'], 0, -1)).filter(
-          (j) => j.data.operationId === operationId,
-        );
-      expect(await waiting()).toHaveLength(150);
+      expect(await h.waitingChunkJobs(operationId)).toHaveLength(150);
       expect((await h.request('POST', `/v1/operations/${operationId}/cancel`)).body).toMatchObject({
         status: 'cancelled',
         progress: { chunksDone: 0, chunksTotal: 300 },
       });
-      expect(await waiting()).toHaveLength(0);
+      expect(await h.waitingChunkJobs(operationId)).toHaveLength(0);
     } finally {
       h.service.workers!.chunks.resume();
     }

@@ -165,8 +165,7 @@ describe('sharing.set', () => {
         enabled: true,
         memberIds: ids,
       });
-      const jobs = await service.queues.chunks.getJobs(['waiting', 'prioritized'], 0, 100);
-      const ours = jobs.filter((j) => j.data.operationId === operationId);
+      const ours = await h.waitingChunkJobs(operationId);
       expect(ours.map((j) => j.id).sort()).toEqual([0, 1, 2].map((i) => `${operationId}-chunk-${i}`));
       expect(ours.map((j) => j.data.items.length).sort()).toEqual([100, 100, 50]);
       expect(service.queues.chunks.name).toBe('benefits-chunks');

@@ -1,6 +1,6 @@
 import type { Job } from 'bullmq';
 import type { ChunkWork, ReadRows } from '../../src/db/chunk-transaction.js';
-import { chunkJobId, chunksPerJob } from '../../src/domain/operations/chunk-plan.js';
+import { chunkJobId, chunkJobIds, chunksPerJob } from '../../src/domain/operations/chunk-plan.js';
 import { findOperation } from '../../src/db/operations.repository.js';
 import { createLogger } from '../../src/logger.js';
 import type { ChunkJob } from '../../src/producers/contract.js';
@@ -8,10 +8,6 @@ import type { OperationView } from '../../src/http/operation-view.js';
 import { type ChunkResult, createChunkProcessor } from '../../src/workers/chunk.processor.js';
 import type { Harness } from './harness.js';
 
-/**
- * Chunk jobs delivered by hand, for a harness started without workers: tests choose the order,
- * and what happens between a chunk's read and its write.
- */
 /** The outcomes of the chunks of several job runs, sorted: deliveries at once finish in any order. */
 export function sortedOutcomes(runs: ChunkResult[][]): string[] {
   return runs
@@ -20,6 +16,10 @@ export function sortedOutcomes(runs: ChunkResult[][]): string[] {
     .sort();
 }
 
+/**
+ * Chunk jobs delivered by hand, for a harness started without workers: tests choose the order,
+ * and what happens between a chunk's read and its write.
+ */
 export function chunksByHand(h: Harness) {
   const processChunk = createChunkProcessor({ db: h.service.db, logger: createLogger('silent') });
 
@@ -27,18 +27,20 @@ export function chunksByHand(h: Harness) {
     return (await findOperation(h.service.db, operationId))?.chunks_total ?? 0;
   }
 
+  async function jobById(id: string): Promise<Job<ChunkJob>> {
+    const job = await h.service.queues.chunks.getJob(id);
+    if (!job) throw new Error(`chunk job ${id} is not on the queue`);
+    return job as Job<ChunkJob>;
+  }
+
   /** The job that carries the chunk. */
   async function chunkJob(operationId: string, chunkIndex: number): Promise<Job<ChunkJob>> {
-    const perJob = chunksPerJob(await chunksTotal(operationId));
-    const job = await h.service.queues.chunks.getJob(chunkJobId(operationId, chunkIndex, perJob));
-    if (!job) throw new Error(`chunk ${chunkIndex} of ${operationId} is not on the queue`);
-    return job as Job<ChunkJob>;
+    return jobById(chunkJobId(operationId, chunkIndex, chunksPerJob(await chunksTotal(operationId))));
   }
 
   /** Applies every chunk job of the operation, in index order, and returns its final view. */
   async function runAll(operationId: string): Promise<OperationView> {
-    const total = await chunksTotal(operationId);
-    for (let i = 0; i < total; i += chunksPerJob(total)) await processChunk(await chunkJob(operationId, i));
+    for (const id of chunkJobIds(operationId, await chunksTotal(operationId))) await processChunk(await jobById(id));
     return h.waitForOperation(operationId, 5_000);
   }
 

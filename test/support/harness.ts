@@ -1,7 +1,9 @@
+import type { Job } from 'bullmq';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { OperationView } from '../../src/http/operation-view.js';
 import { awaitFinalOperation } from '../../src/producers/await-operation.js';
 import { createLogger } from '../../src/logger.js';
+import type { ChunkJob } from '../../src/producers/contract.js';
 import { type Service, startService } from '../../src/service.js';
 import { isolate, type Isolated } from './isolation.js';
 import { REDIS_URL } from './servers.js';
@@ -14,6 +16,8 @@ export interface Harness {
   /** Publishes through HTTP and expects 202. */
   publish(body: Record<string, unknown>): Promise<string>;
   waitForOperation(operationId: string, timeoutMs?: number): Promise<OperationView>;
+  /** The operation's chunk jobs still waiting on the queue. */
+  waitingChunkJobs(operationId: string): Promise<Job<ChunkJob>[]>;
   close(): Promise<void>;
 }
 
@@ -57,6 +61,10 @@ export async function startHarness(
     },
     waitForOperation: (operationId, timeoutMs = 30_000) =>
       awaitFinalOperation(service.db, operationId, { timeoutMs, intervalMs: 50 }),
+    async waitingChunkJobs(operationId) {
+      const jobs = await service.queues.chunks.getJobs(['waiting', 'prioritized'], 0, -1);
+      return jobs.filter((j) => j.data.operationId === operationId) as Job<ChunkJob>[];
+    },
     async close() {
       await service.stop();
       await isolated.dispose();

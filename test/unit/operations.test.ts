@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   chunkCount,
   chunkJobId,
+  chunkJobIds,
   chunksOfJob,
   chunksPerJob,
   MAX_CHUNKS_PER_JOB,
@@ -57,6 +58,13 @@ describe('chunks grouped into jobs', () => {
     expect([1, 100, 255].map(chunksPerJob)).toEqual([1, 1, 1]);
     expect([256, 384, 1_279].map(chunksPerJob)).toEqual([2, 3, 9]);
     expect([1_280, 2_000, 10_000].map(chunksPerJob)).toEqual([10, 10, MAX_CHUNKS_PER_JOB]);
+  });
+
+  it("lists an operation's job ids in chunk order, the last job shorter", () => {
+    expect(chunkJobIds('op', 3)).toEqual(['op-chunk-0', 'op-chunk-1', 'op-chunk-2']);
+    expect(chunkJobIds('op', 300)).toHaveLength(150);
+    expect(chunkJobIds('op', 2_005).slice(-2)).toEqual(['op-chunk-1990', 'op-chunk-2000']);
+    expect(chunkJobIds('op', 0)).toEqual([]);
   });
 
   it('names every chunk of a job by the job: the id of the first', () => {

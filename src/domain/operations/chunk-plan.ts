@@ -86,3 +86,9 @@ export function chunksOfJob<T>(job: PlannedChunk<T>, size: number): PlannedChunk
 export function chunkJobId(operationId: string, chunkIndex: number, perJob: number): string {
   return `${operationId}-chunk-${chunkIndex - (chunkIndex % perJob)}`;
 }
+
+/** The ids of the jobs that carry an operation's chunks, in chunk order. */
+export function chunkJobIds(operationId: string, chunksTotal: number): string[] {
+  const perJob = chunksPerJob(chunksTotal);
+  return Array.from({ length: Math.ceil(chunksTotal / perJob) }, (_, i) => chunkJobId(operationId, i * perJob, perJob));
+}
