@@ -13,7 +13,7 @@ import {
   type OperationProgressRow,
   toChunkClaim,
 } from './operations.repository.js';
-import type { StatementCall } from './prepared-statements.js';
+import { BEGIN, COMMIT, type StatementCall } from './prepared-statements.js';
 import type { Database } from './schema.js';
 
 export interface ChunkRef {
@@ -102,13 +102,14 @@ function fallbackOf(work: ChunkWork): () => ChunkWork {
 
 async function attemptChunkTransaction(db: Kysely<Database>, ref: ChunkRef, work: ChunkWork): Promise<Attempt> {
   return db.connection().execute(async (conn): Promise<Attempt> => {
-    const send = async (statements: readonly string[]) => (await conn.executeQuery(chunkPathQuery(statements))).rows;
+    const send = async (statements: readonly StatementCall<unknown>[]) =>
+      (await conn.executeQuery(chunkPathQuery(statements))).rows;
     let claimStatus: string | null = null;
     try {
       const [, claimRows, ...readRows] = await send([
-        'BEGIN',
-        claimChunk.call(ref.operationId, ref.chunkIndex).text,
-        ...work.reads.map((r) => r.text),
+        BEGIN,
+        claimChunk.call(ref.operationId, ref.chunkIndex),
+        ...work.reads,
       ]);
       const claim = toChunkClaim(claimRows as ClaimRow[]);
       claimStatus = claim.operationStatus;
@@ -127,12 +128,12 @@ async function attemptChunkTransaction(db: Kysely<Database>, ref: ChunkRef, work
       }
       const { writes, outcome } = decision;
       const closing = await send([
-        ...writes.map((w) => w.text),
-        ...(outcome.rejections.length > 0 ? [insertRejections(ref.operationId, outcome.rejections).text] : []),
-        ...(claim.operationStatus === 'queued' ? [markStarted(ref.operationId).text] : []),
-        chunkApplied(ref.operationId, ref.chunkIndex, outcome).text,
-        'COMMIT',
-        operationProgress(ref.operationId, ref.chunkIndex).text,
+        ...writes,
+        ...(outcome.rejections.length > 0 ? [insertRejections(ref.operationId, outcome.rejections)] : []),
+        ...(claim.operationStatus === 'queued' ? [markStarted(ref.operationId)] : []),
+        chunkApplied(ref.operationId, ref.chunkIndex, outcome),
+        COMMIT,
+        operationProgress(ref.operationId, ref.chunkIndex),
       ]);
       return { claimed: true, applied: outcome, progress: (closing.at(-1)?.[0] as OperationProgressRow) ?? null };
     } catch (error) {

@@ -1,6 +1,6 @@
 import { CompiledQuery, Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
-import { preparedStatements } from './prepared-statements.js';
+import { preparedStatements, type StatementCall } from './prepared-statements.js';
 import type { Database } from './schema.js';
 
 // bigint and count(*) come back as strings by default; our sequences and counts stay far below 2^53.
@@ -12,38 +12,76 @@ export interface DatabaseOptions {
   onError: (error: Error) => void;
 }
 
-const CHUNK_PATH_MARK = '/* chunk path */ ';
+const CHUNK_PATH_MARK = '/* chunk path */';
 
 /**
  * Statements of the chunk path sent as one query (see `chunk-transaction.ts`); it answers with
  * one row set per statement, in order, BEGIN and COMMIT included.
  */
-export function chunkPathQuery(statements: readonly string[]): CompiledQuery<unknown[]> {
-  return CompiledQuery.raw(CHUNK_PATH_MARK + statements.join(';\n'), []) as CompiledQuery<unknown[]>;
+export function chunkPathQuery(statements: readonly StatementCall<unknown>[]): CompiledQuery<unknown[]> {
+  return CompiledQuery.raw(CHUNK_PATH_MARK, [...statements]) as CompiledQuery<unknown[]>;
+}
+
+type Results = pg.QueryResult | pg.QueryResult[];
+
+/**
+ * The statements in the extended query protocol, all written at once with one Sync at the end:
+ * each is bound (its parameters go as text, which Postgres does not read as SQL), described and
+ * executed on the unnamed portal. Postgres answers every one in turn and stops at the first that
+ * fails; pg's Query reads the answers into one result per statement, as it does for a
+ * multi-statement query.
+ */
+class ChunkPathBatch extends pg.Query {
+  constructor(
+    private readonly statements: readonly StatementCall<unknown>[],
+    callback: (error: Error | undefined, results: Results) => void,
+  ) {
+    super({ text: CHUNK_PATH_MARK }, callback as never);
+  }
+
+  override submit = (connection: pg.Connection): void => {
+    // One write for the whole batch, not one per message.
+    connection.stream.cork();
+    try {
+      for (const statement of this.statements) {
+        if (statement.name === null) connection.parse({ name: '', text: statement.text ?? '', types: [] }, true);
+        connection.bind({ statement: statement.name ?? '', values: [...statement.values] }, true);
+        connection.describe({ type: 'P', name: '' }, true);
+        connection.execute({ portal: '' }, true);
+      }
+      connection.sync();
+    } finally {
+      connection.stream.uncork();
+    }
+  };
 }
 
 /**
  * A pg client that runs `chunkPathQuery` queries: before the first one on a connection it
  * prepares the chunk path's statements there (each on its own, so that a failure leaves no doubt
- * about which exist), and it answers a multi-statement query with every statement's rows. pg
- * answers those with an array of results, which Kysely cannot read.
+ * about which exist), and it answers with every statement's rows (pg would answer with an array
+ * of results, which Kysely cannot read).
  */
 class ChunkPathClient extends pg.Client {
   readonly #prepared = new Set<string>();
 
   override query(...args: unknown[]): any {
-    const [text] = args;
-    if (typeof text === 'string' && text.startsWith(CHUNK_PATH_MARK)) return this.#chunkPathQuery(text);
+    const [text, statements] = args;
+    if (text === CHUNK_PATH_MARK) return this.#chunkPathQuery(statements as StatementCall<unknown>[]);
     return (pg.Client.prototype.query as (...a: unknown[]) => unknown).apply(this, args);
   }
 
-  async #chunkPathQuery(text: string): Promise<{ command: string; rowCount: null; rows: unknown[][] }> {
+  async #chunkPathQuery(
+    statements: readonly StatementCall<unknown>[],
+  ): Promise<{ command: string; rowCount: null; rows: unknown[][] }> {
     for (const statement of preparedStatements()) {
       if (this.#prepared.has(statement.name)) continue;
       await super.query(statement.definition);
       this.#prepared.add(statement.name);
     }
-    const result: pg.QueryResult | pg.QueryResult[] = await super.query(text);
+    const result = await new Promise<Results>((resolve, reject) => {
+      super.query(new ChunkPathBatch(statements, (error, results) => (error ? reject(error) : resolve(results))));
+    });
     const results = Array.isArray(result) ? result : [result];
     return { command: 'CHUNK PATH', rowCount: null, rows: results.map((r) => r.rows) };
   }

@@ -1,8 +1,15 @@
-import { type SqlValue, sqlLiteral } from './sql-literals.js';
+import { parameterText, type SqlValue } from './parameter-text.js';
 
-/** One execution of a prepared statement, as SQL text; `Row` types the rows it answers with. */
+/**
+ * One execution of a statement of the chunk path: a prepared statement by name with its
+ * parameters as text, or a statement sent as it is (BEGIN, COMMIT); `Row` types the rows it
+ * answers with.
+ */
 export interface StatementCall<Row> {
-  readonly text: string;
+  /** The prepared statement to run; null for `text`. */
+  readonly name: string | null;
+  readonly text: string | null;
+  readonly values: readonly (string | null)[];
   /** Type only: never set. */
   readonly row?: Row;
 }
@@ -14,13 +21,21 @@ export interface PreparedStatement<Row> {
   call(...args: SqlValue[]): StatementCall<Row>;
 }
 
+/** A statement without parameters, parsed every time it is sent (what BEGIN or COMMIT costs to parse is nothing). */
+export function unprepared(text: string): StatementCall<never> {
+  return { name: null, text, values: [] };
+}
+
+export const BEGIN = unprepared('BEGIN');
+export const COMMIT = unprepared('COMMIT');
+
 const registry = new Map<string, PreparedStatement<unknown>>();
 
 /**
- * A statement of the chunk path, prepared once on each connection (`PREPARE`) and executed by
- * name with literal arguments (`EXECUTE name(…)`). That lets a chunk send several of them, with
- * BEGIN or COMMIT, in one query, and Postgres plans none of them again. Names are global: define
- * each statement once, at module level.
+ * A statement of the chunk path, prepared once on each connection (`PREPARE`) and then bound by
+ * name with its parameters as text: several of them, with BEGIN or COMMIT, go to Postgres in one
+ * write and come back in one reply (`chunkPathQuery`), and Postgres neither plans them again nor
+ * reads their values as SQL. Names are global: define each statement once, at module level.
  */
 export function definePrepared<Row>(
   name: string,
@@ -34,7 +49,7 @@ export function definePrepared<Row>(
     call(...args) {
       if (args.length !== parameterTypes.length)
         throw new Error(`${name} takes ${parameterTypes.length} arguments, not ${args.length}`);
-      return { text: `EXECUTE ${name}(${args.map(sqlLiteral).join(', ')})` };
+      return { name, text: null, values: args.map(parameterText) };
     },
   };
   registry.set(name, statement);

@@ -2,6 +2,7 @@ import type { Job } from 'bullmq';
 import type { ChunkWork, ReadRows } from '../../src/db/chunk-transaction.js';
 import { chunkJobId, chunkJobIds, chunksPerJob } from '../../src/domain/operations/chunk-plan.js';
 import { findOperation } from '../../src/db/operations.repository.js';
+import { unprepared } from '../../src/db/prepared-statements.js';
 import { createLogger } from '../../src/logger.js';
 import type { ChunkJob } from '../../src/producers/contract.js';
 import type { OperationView } from '../../src/http/operation-view.js';
@@ -57,7 +58,7 @@ export function movedAfterRead(work: ChunkWork, statement: string): { work: Chun
   return {
     fallbackRuns: () => runs,
     work: {
-      reads: [...work.reads, { text: statement }],
+      reads: [...work.reads, unprepared(statement)],
       decide: (rows: ReadRows) => work.decide(rows),
       fallback:
         work.fallback &&

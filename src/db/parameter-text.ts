@@ -1,17 +1,14 @@
-import pg from 'pg';
-
-/** A value the chunk path can write into a statement as a literal. */
+/** A value the chunk path can send as a statement's parameter. */
 export type SqlScalar = string | number | boolean | Date | null;
 export type SqlValue = SqlScalar | readonly SqlScalar[];
 
-const QUOTE_OR_BACKSLASH = /['\\]/;
 const DOUBLE_QUOTE_OR_BACKSLASH = /["\\]/;
 
 function scalarText(value: Exclude<SqlScalar, null>): string {
   if (typeof value === 'string') return value;
   if (typeof value === 'boolean') return value ? 'true' : 'false';
   if (value instanceof Date) return value.toISOString();
-  if (!Number.isFinite(value)) throw new TypeError(`cannot write ${value} as an SQL literal`);
+  if (!Number.isFinite(value)) throw new TypeError(`cannot send ${value} as a parameter`);
   return String(value);
 }
 
@@ -34,19 +31,13 @@ function arrayText(values: readonly SqlScalar[]): string {
   return `${text}}`;
 }
 
-/** Quoted as pg's `escapeLiteral` quotes, without its character-by-character copy when nothing needs escaping. */
-function quoted(text: string): string {
-  return QUOTE_OR_BACKSLASH.test(text) ? pg.escapeLiteral(text) : `'${text}'`;
-}
-
 /**
- * The value as an SQL literal, for the statements the chunk path sends several to a query
- * (which the simple query protocol cannot bind parameters to). The statement's declared
- * parameter types give the literal its type.
+ * The value in Postgres's text format, which the type the statement declares for the parameter
+ * reads (`text[]` an array literal, `bool` true or false); null is SQL NULL. pg's own conversion
+ * does the same for arrays one element at a time, escaping every one.
  */
-export function sqlLiteral(value: SqlValue): string {
-  if (value === null) return 'NULL';
-  if (typeof value === 'number' || typeof value === 'boolean') return scalarText(value);
-  if (Array.isArray(value)) return quoted(arrayText(value));
-  return quoted(scalarText(value as Exclude<SqlScalar, null>));
+export function parameterText(value: SqlValue): string | null {
+  if (value === null) return null;
+  if (Array.isArray(value)) return arrayText(value);
+  return scalarText(value as Exclude<SqlScalar, null>);
 }
