@@ -23,12 +23,23 @@ function arrayElement(value: SqlScalar): string {
 }
 
 function arrayText(values: readonly SqlScalar[]): string {
-  // The common case, a chunk's ids, costs one join and one scan: no element needs escaping.
-  if (values.every((v) => typeof v === 'string') && !DOUBLE_QUOTE_OR_BACKSLASH.test(values.join('')))
-    return values.length === 0 ? '{}' : `{"${values.join('","')}"}`;
-  let text = '{';
-  for (let i = 0; i < values.length; i += 1) text += (i === 0 ? '' : ',') + arrayElement(values[i]!);
-  return `${text}}`;
+  if (values.length === 0) return '{}';
+  let strings = true;
+  let bare = true;
+  for (const value of values) {
+    if (typeof value === 'string') {
+      bare = false;
+      if (strings && (value.indexOf('"') !== -1 || value.indexOf('\\') !== -1)) strings = false;
+    } else {
+      strings = false;
+      if (typeof value === 'number' ? !Number.isFinite(value) : typeof value !== 'boolean') bare = false;
+    }
+  }
+  // The common cases cost one join: a chunk's ids and codes, which need no escaping, and its
+  // flags and sequences, which join as they are.
+  if (strings) return `{"${values.join('","')}"}`;
+  if (bare) return `{${values.join(',')}}`;
+  return `{${values.map(arrayElement).join(',')}}`;
 }
 
 /**

@@ -36,11 +36,14 @@ describe('parameters of the chunk path, as text', () => {
     expect(await readBack(-42, 'int4')).toBe(-42);
     expect(await readBack([1, null, 3], 'int8[]')).toEqual(['1', null, '3']);
     expect(await readBack([true, false], 'bool[]')).toEqual([true, false]);
+    expect(await readBack([true, null], 'bool[]')).toEqual([true, null]);
+    expect(await readBack([7, 8], 'int4[]')).toEqual([7, 8]);
     expect(await readBack(false, 'bool')).toBe(false);
     expect(await readBack(null, 'text')).toBeNull();
     const when = new Date('2026-11-25T01:02:03.456Z');
     expect(await readBack(when, 'timestamptz')).toEqual(when);
     expect(() => parameterText(Number.NaN)).toThrow(TypeError);
     expect(() => parameterText(Number.POSITIVE_INFINITY)).toThrow(TypeError);
+    expect(() => parameterText([1, Number.NaN])).toThrow(TypeError);
   });
 });
