@@ -35,7 +35,20 @@ export interface RssReport {
 }
 
 /**
- * Worker-only service processes (`node --import tsx src/main.ts worker`), as deployed, so
+ * The arguments of `npm run worker` after `node`: the bench starts its workers as they are
+ * deployed (the Dockerfile and docker-compose.yml run the same script), flags included.
+ */
+function workerArguments(cwd: string): string[] {
+  const scripts = (JSON.parse(readFileSync(`${cwd}/package.json`, 'utf8')) as { scripts: Record<string, string> })
+    .scripts;
+  const [command, ...args] = (scripts.worker ?? '').split(/\s+/);
+  if (command !== 'node' || args.length === 0)
+    throw new Error(`the worker script of package.json is not "node …": ${scripts.worker}`);
+  return args;
+}
+
+/**
+ * Worker-only service processes (`npm run worker`, without npm in between), as deployed, so
  * their memory can be read from /proc without the bench's own heap in the figure.
  */
 export class WorkerProcesses {
@@ -67,7 +80,7 @@ export class WorkerProcesses {
   }
 
   #spawn(index: number, env: Record<string, string>, cwd: string, nodeArgs: string[]): Promise<void> {
-    const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/main.ts', 'worker'], {
+    const child = spawn(process.execPath, [...nodeArgs, ...workerArguments(cwd)], {
       cwd,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
