@@ -45,7 +45,7 @@ class ChunkPathBatch extends pg.Query {
     try {
       for (const statement of this.statements) {
         if (statement.name === null) connection.parse({ name: '', text: statement.text ?? '', types: [] }, true);
-        connection.bind({ statement: statement.name ?? '', values: [...statement.values] }, true);
+        connection.bind({ statement: statement.name ?? '', values: statement.values as (string | null)[] }, true);
         connection.describe({ type: 'P', name: '' }, true);
         connection.execute({ portal: '' }, true);
       }
