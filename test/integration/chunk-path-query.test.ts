@@ -1,8 +1,9 @@
-import { sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chunkPathQuery } from '../../src/db/database.js';
 import { claimChunk } from '../../src/db/operations.repository.js';
 import { BEGIN, COMMIT, type StatementCall, unprepared } from '../../src/db/prepared-statements.js';
+import type { Database } from '../../src/db/schema.js';
 import { type Harness, startHarness } from '../support/harness.js';
 
 // The chunk path's round trips: statements bound in the extended protocol and written at once,
@@ -14,11 +15,13 @@ beforeAll(async () => {
 });
 afterAll(async () => h?.close());
 
+const sender = (conn: Kysely<Database>) => async (statements: StatementCall<unknown>[]) =>
+  (await conn.executeQuery(chunkPathQuery(statements))).rows;
+
 describe('a chunk path query', () => {
   it('answers one row set per statement, in order, BEGIN and COMMIT included, and reads no parameter as SQL', async () => {
     const rows = await h.service.db.connection().execute(async (conn) => {
-      const send = async (statements: StatementCall<unknown>[]) =>
-        (await conn.executeQuery(chunkPathQuery(statements))).rows;
+      const send = sender(conn);
       return send([
         BEGIN,
         claimChunk.call("x'); DROP TABLE operations; --\\", 0),
@@ -34,8 +37,7 @@ describe('a chunk path query', () => {
 
   it('stops at the statement that fails, and leaves the connection usable once rolled back', async () => {
     await h.service.db.connection().execute(async (conn) => {
-      const send = async (statements: StatementCall<unknown>[]) =>
-        (await conn.executeQuery(chunkPathQuery(statements))).rows;
+      const send = sender(conn);
       await expect(
         send([BEGIN, unprepared('SELECT 1 / 0'), unprepared('CREATE TABLE never_created (id int)'), COMMIT]),
       ).rejects.toMatchObject({ code: '22012' });
