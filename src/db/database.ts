@@ -44,8 +44,8 @@ class ChunkPathBatch extends pg.Query {
     connection.stream.cork();
     try {
       for (const statement of this.statements) {
-        if (statement.name === null) connection.parse({ name: '', text: statement.text ?? '', types: [] }, true);
-        connection.bind({ statement: statement.name ?? '', values: statement.values as (string | null)[] }, true);
+        if (statement.text !== undefined) connection.parse({ name: '', text: statement.text, types: [] }, true);
+        connection.bind({ statement: statement.name, values: statement.values as (string | null)[] }, true);
         connection.describe({ type: 'P', name: '' }, true);
         connection.execute({ portal: '' }, true);
       }

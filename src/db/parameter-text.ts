@@ -2,7 +2,8 @@
 export type SqlScalar = string | number | boolean | Date | null;
 export type SqlValue = SqlScalar | readonly SqlScalar[];
 
-const DOUBLE_QUOTE_OR_BACKSLASH = /["\\]/;
+/** Whether an array element must be escaped inside its double quotes. */
+const needsEscaping = (text: string) => text.includes('"') || text.includes('\\');
 
 function scalarText(value: Exclude<SqlScalar, null>): string {
   if (typeof value === 'string') return value;
@@ -19,7 +20,7 @@ function arrayElement(value: SqlScalar): string {
   if (value === null) return 'NULL';
   if (typeof value === 'number' || typeof value === 'boolean') return scalarText(value);
   const text = scalarText(value);
-  return DOUBLE_QUOTE_OR_BACKSLASH.test(text) ? `"${text.replace(/["\\]/g, '\\$&')}"` : `"${text}"`;
+  return needsEscaping(text) ? `"${text.replace(/["\\]/g, '\\$&')}"` : `"${text}"`;
 }
 
 function arrayText(values: readonly SqlScalar[]): string {
@@ -29,7 +30,7 @@ function arrayText(values: readonly SqlScalar[]): string {
   for (const value of values) {
     if (typeof value === 'string') {
       bare = false;
-      if (strings && (value.indexOf('"') !== -1 || value.indexOf('\\') !== -1)) strings = false;
+      if (strings && needsEscaping(value)) strings = false;
     } else {
       strings = false;
       if (typeof value === 'number' ? !Number.isFinite(value) : typeof value !== 'boolean') bare = false;

@@ -1,14 +1,15 @@
 import { parameterText, type SqlValue } from './parameter-text.js';
 
 /**
- * One execution of a statement of the chunk path: a prepared statement by name with its
- * parameters as text, or a statement sent as it is (BEGIN, COMMIT); `Row` types the rows it
- * answers with.
+ * One execution of a statement of the chunk path: a prepared statement bound by name with its
+ * parameters as text, or a statement without parameters (BEGIN, COMMIT) parsed as the unnamed
+ * statement and bound to it; `Row` types the rows it answers with.
  */
 export interface StatementCall<Row> {
-  /** The prepared statement to run; null for `text`. */
-  readonly name: string | null;
-  readonly text: string | null;
+  /** The statement to bind: a prepared one, or '' for the unnamed statement parsed from `text`. */
+  readonly name: string;
+  /** Parsed as the unnamed statement just before it is bound; only where `name` is ''. */
+  readonly text?: string;
   readonly values: readonly (string | null)[];
   /** Type only: never set. */
   readonly row?: Row;
@@ -23,7 +24,7 @@ export interface PreparedStatement<Row> {
 
 /** A statement without parameters, parsed every time it is sent (what BEGIN or COMMIT costs to parse is nothing). */
 export function unprepared(text: string): StatementCall<never> {
-  return { name: null, text, values: [] };
+  return { name: '', text, values: [] };
 }
 
 export const BEGIN = unprepared('BEGIN');
@@ -49,7 +50,7 @@ export function definePrepared<Row>(
     call(...args) {
       if (args.length !== parameterTypes.length)
         throw new Error(`${name} takes ${parameterTypes.length} arguments, not ${args.length}`);
-      return { name, text: null, values: args.map(parameterText) };
+      return { name, values: args.map(parameterText) };
     },
   };
   registry.set(name, statement);
