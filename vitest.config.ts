@@ -8,6 +8,7 @@ const coreOnPostgresQueues = [
   'test/integration/coupons.test.ts',
   'test/integration/operation-control.test.ts',
   'test/integration/cli.test.ts',
+  'test/integration/publication-order.test.ts',
 ];
 
 export default defineConfig({

@@ -60,6 +60,7 @@ export async function startService(config: Config, logger: Logger, options: Serv
     if (options.workers) {
       workers = startWorkers({
         db,
+        databaseUrl: config.databaseUrl,
         connection: queueBackend.connection,
         queues,
         concurrency: config.workerConcurrency,

@@ -65,7 +65,20 @@ export type ChunkTransactionResult =
       /** The operation's totals after this chunk's commit; null when this chunk cannot have finished it. */
       progress: OperationProgressRow | null;
     }
-  | { claimed: false; claim: Extract<ChunkClaim, { claimed: false }> };
+  | { claimed: false; claim: Extract<ChunkClaim, { claimed: false }> }
+  /** The gate did not let the chunk through: rolled back untouched, to be applied later. */
+  | { claimed: false; held: true };
+
+/**
+ * A read sent with the claim that decides whether the chunk may apply now at all (publication
+ * order: `src/workers/chunk-waits.ts`); read before anything is decided or written.
+ */
+export interface ChunkGate {
+  /** Sent in this order after the claim. */
+  statements: readonly StatementCall<unknown>[];
+  /** Given the rows of each statement, in order: whether the chunk may apply now. */
+  passes(rows: unknown[][]): boolean;
+}
 
 type Attempt = ChunkTransactionResult | { fallback: () => ChunkWork };
 
@@ -90,8 +103,10 @@ export async function runChunkTransaction(
   db: Kysely<Database>,
   ref: ChunkRef,
   work: ChunkWork,
+  gate?: ChunkGate,
 ): Promise<ChunkTransactionResult> {
-  const attempt = await attemptChunkTransaction(db, ref, work);
+  const attempt = await attemptChunkTransaction(db, ref, work, gate);
+  // A fallback follows an attempt the gate let through: nothing earlier can be in its way since.
   return 'fallback' in attempt ? runChunkTransaction(db, ref, attempt.fallback()) : attempt;
 }
 
@@ -100,22 +115,34 @@ function fallbackOf(work: ChunkWork): () => ChunkWork {
   return work.fallback;
 }
 
-async function attemptChunkTransaction(db: Kysely<Database>, ref: ChunkRef, work: ChunkWork): Promise<Attempt> {
+async function attemptChunkTransaction(
+  db: Kysely<Database>,
+  ref: ChunkRef,
+  work: ChunkWork,
+  gate: ChunkGate | undefined,
+): Promise<Attempt> {
   return db.connection().execute(async (conn): Promise<Attempt> => {
     const send = async (statements: readonly StatementCall<unknown>[]) =>
       (await conn.executeQuery(chunkPathQuery(statements))).rows;
     let claimStatus: string | null = null;
     try {
-      const [, claimRows, ...readRows] = await send([
+      const [, claimRows, ...rest] = await send([
         BEGIN,
         claimChunk.call(ref.operationId, ref.chunkIndex),
+        ...(gate?.statements ?? []),
         ...work.reads,
       ]);
       const claim = toChunkClaim(claimRows as ClaimRow[]);
+      const gateStatements = gate?.statements.length ?? 0;
+      const readRows = rest.slice(gateStatements);
       claimStatus = claim.operationStatus;
       if (!claim.claimed) {
         await sql`ROLLBACK`.execute(conn);
         return { claimed: false, claim };
+      }
+      if (gate && !gate.passes(rest.slice(0, gateStatements))) {
+        await sql`ROLLBACK`.execute(conn);
+        return { claimed: false, held: true };
       }
       const decision = work.decide(<Row>(read: StatementCall<Row>) => {
         const index = work.reads.indexOf(read);

@@ -2,6 +2,8 @@ import { CompiledQuery, type Kysely, sql } from 'kysely';
 import type { Rejection, OutcomeCounts } from '../domain/operations/item-outcome.js';
 import { isFinal, statusAfterChunk } from '../domain/operations/operation-status.js';
 import type { OperationStatus } from '../producers/contract.js';
+import type { Claim } from '../domain/ordering/claims.js';
+import { insertOperationWithClaims } from './ordering.repository.js';
 import { definePrepared, type StatementCall } from './prepared-statements.js';
 import type { Database, NewOperation, OperationRow, ProgressCounters } from './schema.js';
 
@@ -9,14 +11,16 @@ type Db = Kysely<Database>;
 
 export type RecordResult = { created: boolean; operation: OperationRow };
 
-/** Inserts the operation unless its id is taken; either way returns the row that holds the id. */
-export async function insertOperation(db: Db, operation: NewOperation): Promise<RecordResult> {
-  const inserted = await db
-    .insertInto('operations')
-    .values(operation)
-    .onConflict((oc) => oc.column('operation_id').doNothing())
-    .returningAll()
-    .executeTakeFirst();
+/**
+ * Inserts the operation, with its claims, unless its id is taken; either way returns the row that
+ * holds the id. A final status (a rejected payload) is recorded as finished now.
+ */
+export async function insertOperation(
+  db: Db,
+  operation: NewOperation,
+  claims: readonly Claim[] = [],
+): Promise<RecordResult> {
+  const inserted = await insertOperationWithClaims(db, operation, claims);
   if (inserted) return { created: true, operation: { ...inserted, ...ZERO_PROGRESS } };
   const existing = await findOperation(db, operation.operation_id);
   if (!existing) throw new Error(`operation ${operation.operation_id} conflicted on insert but cannot be read`);
@@ -241,13 +245,27 @@ export async function settleStatus(
     rejected: row.rejected,
   });
   if (status === 'running') return 'running';
-  await db
-    .updateTable('operations')
-    .set({ status, finished_at: sql`now()`, updated_at: sql`now()` })
-    .where('operation_id', '=', operationId)
-    .where('status', 'in', ['queued', 'running'])
-    .execute();
+  await finishOperation(db, operationId, status);
   return status;
+}
+
+/** The channel an operation's id is sent on when it reaches a final status. */
+export const OPERATION_FINISHED_CHANNEL = 'benefits_operation_finished';
+
+/**
+ * Moves an unfinished operation to a final status, releases its claims and says so on
+ * OPERATION_FINISHED_CHANNEL, in one statement: chunks of later operations waiting on it
+ * (`src/workers/ordering-gate.ts`) may go on once it commits, and those waiting in place hear it.
+ */
+async function finishOperation(db: Db, operationId: string, status: OperationStatus): Promise<void> {
+  await sql`
+    WITH finished AS (
+      UPDATE operations SET status = ${status}, finished_at = now(), updated_at = now()
+      WHERE operation_id = ${operationId} AND status IN ('queued', 'running')
+      RETURNING seq, operation_id
+    ),
+    released AS (DELETE FROM operation_claims WHERE seq IN (SELECT seq FROM finished))
+    SELECT pg_notify(${OPERATION_FINISHED_CHANNEL}, operation_id) FROM finished`.execute(db);
 }
 
 /** An operation whose payload failed validation: recorded so its status can be read, never applied. */
@@ -267,8 +285,19 @@ export async function recordRejectedOperation(
     items_total: 0,
     chunks_total: 0,
     error: JSON.stringify({ code: 'invalid_payload', issues }),
-    finished_at: sql`now()` as never,
   });
+}
+
+/** Those of the operations that have not reached a final status, in publication order. */
+export async function unfinished(db: Db, operationIds: readonly string[]): Promise<string[]> {
+  const rows = await db
+    .selectFrom('operations')
+    .select('operation_id')
+    .where('operation_id', 'in', [...operationIds])
+    .where('status', 'in', ['queued', 'running'])
+    .orderBy('seq')
+    .execute();
+  return rows.map((r) => r.operation_id);
 }
 
 export async function rejectionsByReason(db: Db, operationId: string): Promise<Record<string, number>> {
@@ -294,12 +323,7 @@ export async function listRejections(db: Db, operationId: string, afterPosition:
 
 /** Cancels an operation that has not finished; returns the row as it now stands, cancelled or not. */
 export async function cancelOperation(db: Db, operationId: string): Promise<OperationRow | undefined> {
-  await db
-    .updateTable('operations')
-    .set({ status: 'cancelled', finished_at: sql`now()`, updated_at: sql`now()` })
-    .where('operation_id', '=', operationId)
-    .where('status', 'in', ['queued', 'running'])
-    .execute();
+  await finishOperation(db, operationId, 'cancelled');
   return findOperation(db, operationId);
 }
 

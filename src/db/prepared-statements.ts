@@ -46,7 +46,8 @@ export function definePrepared<Row>(
   if (registry.has(name)) throw new Error(`prepared statement ${name} is defined twice`);
   const statement: PreparedStatement<Row> = {
     name,
-    definition: `PREPARE ${name}(${parameterTypes.join(', ')}) AS ${text}`,
+    // PREPARE takes no parentheses for a statement without parameters.
+    definition: `PREPARE ${name}${parameterTypes.length > 0 ? `(${parameterTypes.join(', ')})` : ''} AS ${text}`,
     call(...args) {
       if (args.length !== parameterTypes.length)
         throw new Error(`${name} takes ${parameterTypes.length} arguments, not ${args.length}`);

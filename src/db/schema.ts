@@ -22,6 +22,18 @@ export interface OperationsTable {
   started_at: Timestamp | null;
   finished_at: Timestamp | null;
   updated_at: CreatedAt;
+  /** The unfinished operations a chunk of this one last found it had to wait for. */
+  waiting_for: string[] | null;
+}
+
+/**
+ * A resource an unfinished operation reads or writes (`src/domain/ordering/claims.ts`); its rows
+ * go when the operation reaches a final status.
+ */
+export interface OperationClaimsTable {
+  seq: number;
+  path: string;
+  write: boolean;
 }
 
 /** An operation's progress counters. */
@@ -144,6 +156,7 @@ export interface CouponHistoryTable {
 
 export interface Database {
   operations: OperationsTable;
+  operation_claims: OperationClaimsTable;
   operation_progress: OperationProgressTable;
   operation_summaries: OperationSummariesView;
   operation_chunks: OperationChunksTable;

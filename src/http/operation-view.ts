@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
-import { findOperation, rejectionsByReason } from '../db/operations.repository.js';
+import { isFinal } from '../domain/operations/operation-status.js';
+import { findOperation, rejectionsByReason, unfinished } from '../db/operations.repository.js';
 import type { Database, OperationRow } from '../db/schema.js';
 
 export interface OperationView {
@@ -10,12 +11,21 @@ export interface OperationView {
   progress: { chunksDone: number; chunksTotal: number | null; itemsDone: number; itemsTotal: number };
   counts: { applied: number; unchanged: number; superseded: number; rejected: number };
   rejectedByReason: Record<string, number>;
+  /**
+   * Operations published earlier, still unfinished, that this one's chunks wait for (they touch
+   * the same members, coupons or switch); empty when nothing is in its way.
+   */
+  waitingFor: string[];
   error: unknown;
   createdAt: string;
   finishedAt: string | null;
 }
 
-export function toOperationView(row: OperationRow, rejectedByReason: Record<string, number>): OperationView {
+export function toOperationView(
+  row: OperationRow,
+  rejectedByReason: Record<string, number>,
+  waitingFor: string[] = [],
+): OperationView {
   return {
     operationId: row.operation_id,
     kind: row.kind,
@@ -29,6 +39,7 @@ export function toOperationView(row: OperationRow, rejectedByReason: Record<stri
     },
     counts: { applied: row.applied, unchanged: row.unchanged, superseded: row.superseded, rejected: row.rejected },
     rejectedByReason,
+    waitingFor,
     error: row.error ?? null,
     createdAt: row.created_at.toISOString(),
     finishedAt: row.finished_at ? new Date(row.finished_at).toISOString() : null,
@@ -38,5 +49,6 @@ export function toOperationView(row: OperationRow, rejectedByReason: Record<stri
 export async function loadOperationView(db: Kysely<Database>, operationId: string): Promise<OperationView | undefined> {
   const row = await findOperation(db, operationId);
   if (!row) return undefined;
-  return toOperationView(row, row.rejected > 0 ? await rejectionsByReason(db, operationId) : {});
+  const waitingFor = !isFinal(row.status) && row.waiting_for?.length ? await unfinished(db, row.waiting_for) : [];
+  return toOperationView(row, row.rejected > 0 ? await rejectionsByReason(db, operationId) : {}, waitingFor);
 }

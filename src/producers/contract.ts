@@ -140,6 +140,11 @@ export const chunkJobSchema = z.strictObject({
   offset: z.number().int().min(0),
   /** Member ids, coupons, allocations or revocations by kind; each applier parses its own. */
   items: z.array(z.unknown()).max(CHUNK_SIZE * MAX_CHUNKS_PER_JOB),
+  /** Positions of the items that repeat the key of an earlier item of the batch (`duplicate_item`). */
+  repeats: z
+    .array(z.number().int().min(0))
+    .max(CHUNK_SIZE * MAX_CHUNKS_PER_JOB)
+    .optional(),
 });
 export type ChunkJob = z.infer<typeof chunkJobSchema>;
 

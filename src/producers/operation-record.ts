@@ -1,5 +1,8 @@
 import { chunkCount } from '../domain/operations/chunk-plan.js';
+import { ITEM_KEY, ORDERED_KINDS } from '../domain/operations/kind-traits.js';
 import { payloadHash } from '../domain/operations/payload-hash.js';
+import type { Claim } from '../domain/ordering/claims.js';
+import { operationClaims } from '../domain/ordering/operation-claims.js';
 import { CHUNK_SIZE, ITEMS_FIELD, type Operation, type OperationKind } from './contract.js';
 
 /** What the service stores about an operation, apart from its items. */
@@ -12,14 +15,23 @@ export interface OperationRecord {
   params: Record<string, unknown>;
   itemsTotal: number;
   chunksTotal: number;
+  /** What the operation touches, recorded with it for later operations to wait on. */
+  claims: Claim[];
+  /** Its chunks apply one after another. */
+  ordered: boolean;
+  itemKey: (item: unknown) => string;
 }
 
-/** Splits a header (the operation without its items) into what is stored about it. */
+/**
+ * Splits a header (the operation without its items) into what is stored about it; `items` when
+ * the batch is in memory (its items are then claimed one by one if it is small), null when streamed.
+ */
 export function describeHeader(
   header: Record<string, unknown> & { kind: OperationKind; enterpriseId: string },
   operationId: string,
   itemCount: number,
   hash: string,
+  items: readonly unknown[] | null,
 ): OperationRecord {
   const { operationId: _id, kind, enterpriseId, ...params } = header;
   return {
@@ -31,6 +43,9 @@ export function describeHeader(
     // An operation without items (the enterprise switch) counts as one item in one chunk.
     itemsTotal: Math.max(itemCount, 1),
     chunksTotal: Math.max(chunkCount(itemCount, CHUNK_SIZE), 1),
+    claims: operationClaims(kind, { enterpriseId, params }, items),
+    ordered: ORDERED_KINDS.has(kind),
+    itemKey: ITEM_KEY[kind],
   };
 }
 
@@ -43,7 +58,13 @@ export function describeOperation(
   const { [field ?? '']: batch, ...header } = operation as unknown as Record<string, unknown>;
   const items = field === null ? [] : (batch as unknown[]);
   return {
-    record: describeHeader(header as typeof header & Operation, operationId, items.length, payloadHash(operation)),
+    record: describeHeader(
+      header as typeof header & Operation,
+      operationId,
+      items.length,
+      payloadHash(operation),
+      items,
+    ),
     items,
   };
 }

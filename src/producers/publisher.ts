@@ -3,6 +3,7 @@ import type { Queue } from 'bullmq';
 import type { Kysely } from 'kysely';
 import { isFinal } from '../domain/operations/operation-status.js';
 import { parseOrThrow } from '../domain/operations/validation.js';
+import { type RepeatFinder, repeatsOf } from '../domain/operations/repeats.js';
 import { insertOperation } from '../db/operations.repository.js';
 import type { Database, OperationRow } from '../db/schema.js';
 import { IdempotencyConflictError } from '../errors.js';
@@ -48,7 +49,7 @@ export async function publish(
   const operation = parseOrThrow(operationSchema, input);
   const operationId = operation.operationId ?? options.defaultOperationId ?? randomUUID();
   const { record, items } = describeOperation(operation, operationId);
-  return recordAndEnqueue(deps, record, items, options);
+  return recordAndEnqueue(deps, record, items, repeatsOf(items, record.itemKey), options);
 }
 
 /** The step every publishing path shares, once the operation is validated and described. */
@@ -56,28 +57,39 @@ export async function recordAndEnqueue(
   deps: PublisherDeps,
   record: OperationRecord,
   items: Iterable<unknown> | AsyncIterable<unknown>,
+  repeats: RepeatFinder,
   options: PublishOptions,
 ): Promise<PublishResult> {
   // Asked before recording anything, so a publisher facing a Redis outage leaves no trace.
   const chunkQueue = await deps.chunkQueue();
   const { operationId } = record;
-  const { created, operation: row } = await insertOperation(deps.db, {
-    operation_id: operationId,
-    kind: record.kind,
-    enterprise_id: record.enterpriseId,
-    payload_hash: record.payloadHash,
-    params: JSON.stringify(record.params),
-    source: options.source ?? 'producer',
-    status: 'queued',
-    items_total: record.itemsTotal,
-    chunks_total: record.chunksTotal,
-  });
+  const { created, operation: row } = await insertOperation(
+    deps.db,
+    {
+      operation_id: operationId,
+      kind: record.kind,
+      enterprise_id: record.enterpriseId,
+      payload_hash: record.payloadHash,
+      params: JSON.stringify(record.params),
+      source: options.source ?? 'producer',
+      status: 'queued',
+      items_total: record.itemsTotal,
+      chunks_total: record.chunksTotal,
+    },
+    record.claims,
+  );
   if (row.payload_hash !== record.payloadHash) throw new IdempotencyConflictError(operationId);
   // A publisher that crashed between recording and enqueueing re-publishes to finish the job;
   // re-adding chunks is safe (deterministic ids, idempotent apply), so do it until the operation is final.
+  if (isFinal(row.status)) return { operationId, status: row.status as OperationStatus, created, operation: row };
   try {
-    if (!isFinal(row.status))
-      await enqueueChunks(chunkQueue, operationId, items, record.chunksTotal, deps.chunkAttempts, options.onEnqueued);
+    await enqueueChunks(chunkQueue, operationId, items, record.chunksTotal, {
+      attempts: deps.chunkAttempts,
+      ordered: record.ordered,
+      itemKey: record.itemKey,
+      repeats,
+      onEnqueued: options.onEnqueued,
+    });
   } catch (error) {
     // Redis went away after the check above (mid-publish, or before the client noticed): the
     // publisher is told the queue is unavailable, not an internal error, and how to finish the job.

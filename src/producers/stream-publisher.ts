@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import { ITEM_KEY } from '../domain/operations/kind-traits.js';
 import { streamingPayloadHash } from '../domain/operations/payload-hash.js';
+import { KeySieve, repeatsAmong } from '../domain/operations/repeats.js';
 import { parseOrThrow } from '../domain/operations/validation.js';
 import { InvalidPayloadError, type ValidationIssue } from '../errors.js';
 import { ITEMS_FIELD, type OperationKind, operationSchema } from './contract.js';
@@ -53,12 +55,17 @@ export async function publishStream(
   };
   const maxIssues = options.maxIssues ?? 20;
   const hash = streamingPayloadHash(header, schemas.field);
+  const itemKey = ITEM_KEY[header.kind];
+  // Keys that may repeat: the second pass tells repeats exactly among them, in bounded memory.
+  const sieve = new KeySieve();
   const issues: ValidationIssue[] = [];
   let count = 0;
   for await (const raw of openItems()) {
     const parsed = schemas.item.safeParse(raw);
-    if (parsed.success) hash.add(parsed.data);
-    else {
+    if (parsed.success) {
+      hash.add(parsed.data);
+      sieve.add(itemKey(parsed.data));
+    } else {
       for (const issue of parsed.error.issues) {
         issues.push({ path: [schemas.field, count, ...issue.path].map(String).join('.'), message: issue.message });
       }
@@ -72,8 +79,9 @@ export async function publishStream(
   if (issues.length > 0) throw new InvalidPayloadError(issues.slice(0, maxIssues));
 
   const operationId = (header.operationId as string | undefined) ?? options.defaultOperationId ?? randomUUID();
-  const record = describeHeader(header, operationId, count, hash.digest());
-  return recordAndEnqueue(deps, record, checkedAgain(openItems(), schemas.item, count), options);
+  const record = describeHeader(header, operationId, count, hash.digest(), null);
+  const items = checkedAgain(openItems(), schemas.item, count);
+  return recordAndEnqueue(deps, record, items, repeatsAmong(sieve.candidates), options);
 }
 
 /** The second pass re-reads the source: it must still hold the items the first pass checked. */

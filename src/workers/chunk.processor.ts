@@ -1,10 +1,11 @@
 import { type Job, UnrecoverableError } from 'bullmq';
 import type { Kysely } from 'kysely';
-import { chunksOfJob, type PlannedChunk } from '../domain/operations/chunk-plan.js';
+import { chunkJobId, chunksOfJob, chunksPerJob, type PlannedChunk } from '../domain/operations/chunk-plan.js';
+import { ORDERED_KINDS } from '../domain/operations/kind-traits.js';
 import { countByReason } from '../domain/operations/item-outcome.js';
 import { isFinal } from '../domain/operations/operation-status.js';
 import { parseOrThrow } from '../domain/operations/validation.js';
-import { runChunkTransaction } from '../db/chunk-transaction.js';
+import { type ChunkTransactionResult, type ChunkWork, runChunkTransaction } from '../db/chunk-transaction.js';
 import { recordChunkFailed, settleStatus } from '../db/operations.repository.js';
 import type { Database } from '../db/schema.js';
 import { InvalidPayloadError, UnknownOperationError } from '../errors.js';
@@ -21,6 +22,8 @@ import { applyAssociate, applyDissociate, applySharingSet } from './appliers/mem
 import { applySetDefault } from './appliers/set-default.applier.js';
 import { applyCouponAllocate, applyCouponIssue, applyCouponRevoke } from './appliers/coupon.appliers.js';
 import { createOperationCache } from './operation-cache.js';
+import { createChunkWaits, type Held } from './chunk-waits.js';
+import type { FinishListener } from './finish-listener.js';
 
 const appliers: Record<OperationKind, ChunkApplier> = {
   'members.associate': applyAssociate,
@@ -51,6 +54,12 @@ export interface ChunkProcessorDeps {
   onChunkDone?: (event: { kind: string; durationMs: number; result: ChunkResult }) => void;
   /** Called after an operation reached a final status (possibly more than once: consumers dedupe). */
   onOperationFinished?: (operationId: string) => Promise<void>;
+  /** Moves a delayed chunk job out of its delay: an ordered operation's job hands over to the next. */
+  promoteJob?: (jobId: string) => Promise<unknown>;
+  /** Hears operations finish, so chunks waiting for them can wait in their slot (`chunk-waits.ts`). */
+  finishListener?: FinishListener;
+  /** How many jobs may wait in their slot at once (one fewer than the worker's concurrency). */
+  inPlaceSlots?: number;
 }
 
 function isLastAttempt(job: Job, error: unknown): boolean {
@@ -69,6 +78,11 @@ const unrecoverable = (error: unknown) =>
  */
 export function createChunkProcessor(deps: ChunkProcessorDeps) {
   const operationIdentity = createOperationCache(deps.db);
+  const waits = createChunkWaits({
+    db: deps.db,
+    listener: deps.finishListener,
+    inPlaceSlots: deps.inPlaceSlots ?? 0,
+  });
 
   async function identify(operationId: string): Promise<OperationIdentity> {
     const operation = await operationIdentity(operationId);
@@ -76,17 +90,34 @@ export function createChunkProcessor(deps: ChunkProcessorDeps) {
     return operation;
   }
 
-  async function applyChunk(operation: OperationIdentity, chunk: PlannedChunk<unknown>, log: ChunkLog) {
-    const started = performance.now();
+  function workFor(operation: OperationIdentity, chunk: PlannedChunk<unknown>): ChunkWork {
     const applier = appliers[operation.kind as OperationKind];
     if (!applier)
       throw new UnrecoverableError(`operation ${operation.operation_id} has unknown kind ${operation.kind}`);
+    return applier(operation, chunk);
+  }
+
+  /**
+   * Applies the chunk, unless what publication order puts before it is unfinished and does not
+   * finish while the chunk waits in its slot: then what it waits for.
+   */
+  async function applyChunk(
+    operation: OperationIdentity,
+    chunk: PlannedChunk<unknown>,
+    previousChunk: number | null,
+    log: ChunkLog,
+  ): Promise<ChunkResult | Held> {
+    const work = workFor(operation, chunk);
+    const started = performance.now();
     const operationId = operation.operation_id;
-    const run = await runChunkTransaction(
-      deps.db,
-      { operationId, chunkIndex: chunk.chunkIndex },
-      applier(operation, chunk),
-    );
+    let run: ChunkTransactionResult;
+    for (;;) {
+      const gate = waits.gateFor(operation, chunk, previousChunk);
+      run = await runChunkTransaction(deps.db, { operationId, chunkIndex: chunk.chunkIndex }, work, gate ?? undefined);
+      if (!('held' in run)) break;
+      const held = gate!.held();
+      if (!(await waits.waitInPlace(held))) return held;
+    }
     let result: ChunkResult;
     let status: OperationStatus | null;
     if (run.claimed) {
@@ -112,6 +143,12 @@ export function createChunkProcessor(deps: ChunkProcessorDeps) {
     return result;
   }
 
+  /** Moves the next job of an ordered operation out of the delay it was enqueued with. */
+  async function handOver(operation: OperationIdentity, nextChunk: number): Promise<void> {
+    if (!deps.promoteJob || operation.chunks_total === null || nextChunk >= operation.chunks_total) return;
+    await deps.promoteJob(chunkJobId(operation.operation_id, nextChunk, chunksPerJob(operation.chunks_total)));
+  }
+
   async function recordFailed(job: ChunkJob, chunk: PlannedChunk<unknown>, error: unknown, log: ChunkLog) {
     const status = await recordChunkFailed(deps.db, job.operationId, chunk.chunkIndex, String(error));
     if (status !== null && isFinal(status)) {
@@ -120,7 +157,7 @@ export function createChunkProcessor(deps: ChunkProcessorDeps) {
     }
   }
 
-  return async (job: Job<unknown>): Promise<ChunkResult[]> => {
+  return async (job: Job<unknown>, token?: string): Promise<ChunkResult[]> => {
     let data: ChunkJob;
     try {
       data = parseOrThrow(chunkJobSchema, job.data);
@@ -144,21 +181,44 @@ export function createChunkProcessor(deps: ChunkProcessorDeps) {
     } catch (error) {
       for (const chunk of chunks) failures.push({ chunk, error: unrecoverable(error) });
     }
+    let held: Held | null = null;
+    const ordered = operation !== undefined && ORDERED_KINDS.has(operation.kind as OperationKind);
     if (operation) {
-      for (const chunk of chunks) {
+      for (const [i, chunk] of chunks.entries()) {
         try {
-          results.push(await applyChunk(operation, chunk, log));
+          // A job's chunks run in order: only its first can find the chunk before it unapplied.
+          const previous = ordered && i === 0 && chunk.chunkIndex > 0 ? chunk.chunkIndex - 1 : null;
+          const result = await applyChunk(operation, chunk, previous, log);
+          if ('waitingFor' in result) {
+            held = result;
+            break;
+          }
+          results.push(result);
         } catch (error) {
-          failures.push({ chunk, error: unrecoverable(error) });
+          const failure = unrecoverable(error);
+          failures.push({ chunk, error: failure });
+          if (ordered) {
+            // The chunks after it must not apply before it does: they fail with it, as finally as it.
+            const message = `chunk ${chunk.chunkIndex} before it failed: ${String(error)}`;
+            const after = failure instanceof UnrecoverableError ? new UnrecoverableError(message) : new Error(message);
+            for (const rest of chunks.slice(i + 1)) failures.push({ chunk: rest, error: after });
+            break;
+          }
         }
       }
     }
-    if (failures.length === 0) return results;
+    if (failures.length === 0 && held !== null) return waits.park(job, token, data.operationId, held);
+    if (failures.length === 0) {
+      if (ordered) await handOver(operation!, chunks.at(-1)!.chunkIndex + 1);
+      return results;
+    }
     // Retried while any failure can pass on another attempt; then every failed chunk gives up.
     const retryable = failures.find((f) => !isLastAttempt(job, f.error));
     for (const { chunk, error } of failures) log(chunk).warn({ err: error, lastAttempt: !retryable }, 'chunk failed');
     if (retryable) throw retryable.error;
     for (const { chunk, error } of failures) await recordFailed(data, chunk, error, log);
+    // Given up, the job's chunks no longer stand in the way of the next job's.
+    if (ordered) await handOver(operation!, chunks.at(-1)!.chunkIndex + 1);
     throw failures[0]!.error;
   };
 }

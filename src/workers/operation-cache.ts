@@ -19,8 +19,8 @@ export function createOperationCache(db: Kysely<Database>, capacity = 1_000) {
     }
     const row = await findOperation(db, operationId);
     if (!row) return undefined;
-    const { operation_id, kind, enterprise_id, params, seq } = row;
-    const identity = { operation_id, kind, enterprise_id, params, seq };
+    const { operation_id, kind, enterprise_id, params, seq, chunks_total } = row;
+    const identity = { operation_id, kind, enterprise_id, params, seq, chunks_total };
     entries.set(operationId, identity);
     if (entries.size > capacity) entries.delete(entries.keys().next().value!);
     return identity;

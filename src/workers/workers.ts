@@ -3,13 +3,17 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
 import type { Logger } from '../logger.js';
 import { QUEUES } from '../producers/contract.js';
+import { promoteIfDelayed } from '../queue/promote.js';
 import { createWorker, type QueueConnection, type ServiceQueues } from '../queue/queues.js';
 import { createChunkProcessor, type ChunkProcessorDeps } from './chunk.processor.js';
 import type { CompletionNotifier } from './completion-events.js';
+import { createFinishListener, type FinishListener } from './finish-listener.js';
 import { createOperationProcessor } from './operation.processor.js';
 
 export interface WorkerDeps {
   db: Kysely<Database>;
+  /** For the connection that hears operations finish. */
+  databaseUrl: string;
   connection: QueueConnection;
   queues: ServiceQueues;
   concurrency: number;
@@ -22,10 +26,14 @@ export interface WorkerDeps {
 export interface ServiceWorkers {
   operations: Worker;
   chunks: Worker;
+  finishListener: FinishListener;
 }
 
 export function startWorkers(deps: WorkerDeps): ServiceWorkers {
   const { connection, logger } = deps;
+  const finishListener = createFinishListener(deps.databaseUrl, (error) =>
+    logger.error({ err: error, component: 'finish-listener' }, 'connection error'),
+  );
   const operations = createWorker(
     connection,
     QUEUES.operations,
@@ -48,6 +56,10 @@ export function startWorkers(deps: WorkerDeps): ServiceWorkers {
       logger,
       onChunkDone: deps.onChunkDone,
       onOperationFinished: deps.onOperationFinished,
+      promoteJob: (jobId) => promoteIfDelayed(deps.queues.chunks, jobId),
+      finishListener,
+      // One slot is never taken by a wait: the work waited for always has a slot to run in.
+      inPlaceSlots: deps.concurrency - 1,
     }),
     {
       concurrency: deps.concurrency,
@@ -61,10 +73,11 @@ export function startWorkers(deps: WorkerDeps): ServiceWorkers {
   for (const worker of [operations, chunks]) {
     worker.on('error', (error) => logger.error({ err: error, queue: worker.name }, 'worker error'));
   }
-  return { operations, chunks };
+  return { operations, chunks, finishListener };
 }
 
 /** Lets running jobs finish, then stops taking new ones. */
 export async function closeWorkers(workers: ServiceWorkers): Promise<void> {
   await Promise.all([workers.operations.close(), workers.chunks.close()]);
+  await workers.finishListener.close();
 }

@@ -1,5 +1,10 @@
 import type { Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runChunkTransaction } from '../../src/db/chunk-transaction.js';
+import { findOperation, settleStatus } from '../../src/db/operations.repository.js';
+import type { ChunkApplier } from '../../src/workers/appliers/chunk-applier.js';
+import { applySharingSet } from '../../src/workers/appliers/member-chunk.applier.js';
+import { applySetDefault } from '../../src/workers/appliers/set-default.applier.js';
 import { chunksByHand, sortedOutcomes } from '../support/chunks-by-hand.js';
 import { type Harness, memberIds, startHarness } from '../support/harness.js';
 
@@ -111,7 +116,40 @@ describe('a worker that dies between the last chunk commit and settling the oper
 });
 
 describe('publication order', () => {
-  it('an earlier operation processed after a later one is superseded and overwrites nothing', async () => {
+  it("a later operation's chunk waits while an earlier one it depends on is unfinished", async () => {
+    const ids = memberIds('wait', 120);
+    await runAll(await h.publish({ kind: 'members.associate', enterpriseId: 'E-wait', memberIds: ids }));
+    const enable = await h.publish({ kind: 'sharing.set', enterpriseId: 'E-wait', enabled: true, memberIds: ids });
+    const disable = await h.publish({
+      kind: 'sharing.set',
+      enterpriseId: 'E-wait',
+      enabled: false,
+      memberIds: ids.slice(0, 60),
+    });
+
+    // Delivered before the earlier operation ran, the later one's chunk does not apply.
+    await expect(processChunk(await chunkJob(disable, 0))).rejects.toThrow(`must wait for ${enable}`);
+    expect((await h.request('GET', `/v1/operations/${disable}`)).body).toMatchObject({
+      status: 'queued',
+      progress: { chunksDone: 0 },
+      waitingFor: [enable],
+    });
+    expect(await historyCount(disable)).toBe(0);
+
+    expect((await runAll(enable)).counts).toMatchObject({ applied: 120, superseded: 0 });
+    const disabled = await runAll(disable);
+    expect(disabled).toMatchObject({ counts: { applied: 60, unchanged: 0, superseded: 0 }, waitingFor: [] });
+    const history = await h.request('GET', `/v1/enterprises/E-wait/members/${ids[0]}/sharing-history`);
+    expect(history.body.items.slice(0, 2)).toMatchObject([
+      { operationId: disable, outcome: 'applied', sharingBefore: true, sharingAfter: false },
+      { operationId: enable, outcome: 'applied', sharingBefore: false, sharingAfter: true },
+    ]);
+  });
+
+  // Publication order makes a later operation wait for an earlier one it depends on; what remains
+  // is an earlier operation applied after a later one anyway (a failed operation retried late).
+  // Its chunks then go past the wait (run here without the processor), and the sequences guard.
+  it('an earlier operation applied after a later one is superseded and overwrites nothing', async () => {
     const ids = memberIds('ord', 120);
     await runAll(await h.publish({ kind: 'members.associate', enterpriseId: 'E-ord', memberIds: ids }));
 
@@ -122,10 +160,10 @@ describe('publication order', () => {
       enabled: false,
       memberIds: ids.slice(0, 60),
     });
-    // The later publication is processed first.
-    const disabled = await runAll(disable);
+    // The later publication is applied first.
+    const disabled = await applyPastTheWait(disable, applySharingSet);
     expect(disabled.counts).toMatchObject({ unchanged: 60 });
-    const enabled = await runAll(enable);
+    const enabled = await applyPastTheWait(enable, applySharingSet);
     expect(enabled).toMatchObject({ status: 'completed', counts: { applied: 60, superseded: 60, rejected: 0 } });
 
     const first = await h.request('GET', `/v1/enterprises/E-ord/members/${ids[0]}`);
@@ -139,11 +177,25 @@ describe('publication order', () => {
     ]);
   });
 
-  it('an older switch change arriving late leaves the newer one in place', async () => {
+  it('an older switch change applied late leaves the newer one in place', async () => {
     const on = await h.publish({ kind: 'sharing.set-default', enterpriseId: 'E-sw', shareWithNewMembers: true });
     const off = await h.publish({ kind: 'sharing.set-default', enterpriseId: 'E-sw', shareWithNewMembers: false });
-    await runAll(off);
-    expect((await runAll(on)).counts).toMatchObject({ superseded: 1, applied: 0 });
+    await applyPastTheWait(off, applySetDefault);
+    expect((await applyPastTheWait(on, applySetDefault)).counts).toMatchObject({ superseded: 1, applied: 0 });
     expect((await h.request('GET', '/v1/enterprises/E-sw')).body.shareWithNewMembers).toBe(false);
   });
 });
+
+/** Applies every chunk of the operation in its own transaction, as the processor would, without waiting. */
+async function applyPastTheWait(operationId: string, applier: ChunkApplier) {
+  const operation = (await findOperation(h.service.db, operationId))!;
+  for (let chunkIndex = 0; chunkIndex < operation.chunks_total!; chunkIndex += 1) {
+    const result = await runChunkTransaction(
+      h.service.db,
+      { operationId, chunkIndex },
+      applier(operation, (await chunkJob(operationId, chunkIndex)).data),
+    );
+    if (result.claimed && result.progress) await settleStatus(h.service.db, operationId, result.progress);
+  }
+  return h.waitForOperation(operationId, 5_000);
+}

@@ -1,14 +1,16 @@
 import { type Kysely, sql, type Transaction } from 'kysely';
 import { expect } from 'vitest';
 import { itemKeys, modelFaultFree, type ModelState, type PublishedOperation } from './ledger-model.js';
+import { checkOutcomes } from './outcome-check.js';
 
 export type { PublishedOperation } from './ledger-model.js';
 
 export interface LedgerCheckOptions {
   /**
-   * Also compare applied / unchanged / superseded with the fault-free run. Leave it off where
-   * operations on the same members race on purpose: the final state must still match, but an
-   * item may then be `superseded` instead of `applied`.
+   * Also compare applied / unchanged / superseded, and every item's outcome and history row, with
+   * the fault-free run (on by default). Leave it off only where a test applies an operation out of
+   * publication order on purpose (a failed operation retried late): the final state must still
+   * match, but an item may then be `superseded` instead of `applied`.
    */
   exactCounts?: boolean;
 }
@@ -34,7 +36,8 @@ const SHOWN = 25;
  *   or exactly one rejection (operation_rejections), and repeats of an applied key are `duplicate_item`;
  * - the operations' counters agree with those rows;
  * - member states, enterprise switches, coupon balances and holdings equal those of a fault-free
- *   run, computed from the payloads by test/support/ledger-model.ts in publication (seq) order.
+ *   run, computed from the payloads by test/support/ledger-model.ts in publication (seq) order,
+ *   and so do every item's outcome and history row (`outcome-check.ts`).
  */
 export async function expectLedgerConsistent(
   db: Kysely<any>,
@@ -59,6 +62,13 @@ export async function expectLedgerConsistent(
         .sort((a, b) => byId.get(a.operationId)!.seq - byId.get(b.operationId)!.seq);
       const model = modelFaultFree(inOrder);
       await checkCounts(tx, unique, byId, model, options, problems);
+      if (options.exactCounts ?? true)
+        await checkOutcomes(
+          tx,
+          inOrder.map((p) => p.operationId),
+          model,
+          problems,
+        );
       const state = await checkState(tx, model, problems);
       const shown =
         problems.length > SHOWN ? [...problems.slice(0, SHOWN), `… ${problems.length - SHOWN} more`] : problems;

@@ -39,7 +39,26 @@ export interface ModelCounts {
   rejectedByReason: Record<string, number>;
 }
 
+/** A history row as the fault-free run writes it (`sharing_history` or `coupon_history`). */
+export type ModelHistory =
+  | { table: 'sharing'; action: string; sharingBefore: boolean | null; sharingAfter: boolean | null }
+  | {
+      table: 'coupon';
+      couponId: string;
+      action: string;
+      amountCents: number;
+      couponBalanceAfterCents: number;
+      memberBalanceAfterCents: number | null;
+    };
+
+/** What became of one item: applied or unchanged with its history row, or rejected with a reason. */
+export type ModelOutcome =
+  | { position: number; key: string; outcome: 'applied' | 'unchanged'; history: ModelHistory | null }
+  | { position: number; key: string; outcome: 'rejected'; reason: string };
+
 export interface ModelState {
+  /** Every item of every operation, by operation, in batch order. */
+  outcomes: Map<string, ModelOutcome[]>;
   members: Map<string, ModelMember>;
   /** share-with-new-members, for enterprises whose switch was set. */
   enterprises: Map<string, boolean>;
@@ -77,6 +96,7 @@ export function cents(amount: string): number {
 /** Applies `operations` (already in publication order) to an empty world. */
 export function modelFaultFree(operations: readonly PublishedOperation[], now = Date.now()): ModelState {
   const state: ModelState = {
+    outcomes: new Map(),
     members: new Map(),
     enterprises: new Map(),
     coupons: new Map(),
@@ -85,54 +105,89 @@ export function modelFaultFree(operations: readonly PublishedOperation[], now = 
   };
   for (const { operationId, payload } of operations) {
     const counts: ModelCounts = { applied: 0, unchanged: 0, rejected: 0, rejectedByReason: {} };
+    const outcomes: ModelOutcome[] = [];
+    state.outcomes.set(operationId, outcomes);
+    // The item the rules are looking at: each of `reject`, `applied` and `unchanged` settles it.
+    let current = { position: 0, key: '' };
     const reject = (reason: string) => {
       counts.rejected += 1;
       counts.rejectedByReason[reason] = (counts.rejectedByReason[reason] ?? 0) + 1;
+      outcomes.push({ ...current, outcome: 'rejected', reason });
     };
+    const settle = (outcome: 'applied' | 'unchanged', history: ModelHistory | null) => {
+      counts[outcome] += 1;
+      outcomes.push({ ...current, outcome, history });
+    };
+    const sharingRow = (action: string, sharingBefore: boolean | null, sharingAfter: boolean | null): ModelHistory => ({
+      table: 'sharing',
+      action,
+      sharingBefore,
+      sharingAfter,
+    });
     const enterpriseId = payload.enterpriseId as string;
     const isMember = (memberId: string) => state.members.get(memberId)?.enterpriseId === enterpriseId;
     const seen = new Set<string>();
     // Every item after the first of the same key is a duplicate; the first one gets the rule.
     const eachUnique = <T>(items: T[], key: (item: T) => string, apply: (item: T) => void) => {
-      for (const item of items) {
+      items.forEach((item, position) => {
+        current = { position, key: key(item) };
         if (seen.has(key(item))) reject('duplicate_item');
         else {
           seen.add(key(item));
           apply(item);
         }
-      }
+      });
     };
+    const ledgerRow = (
+      action: string,
+      amountCents: number,
+      couponAfter: number,
+      memberAfter: number,
+    ): ModelHistory => ({
+      table: 'coupon',
+      couponId: payload.couponId as string,
+      action,
+      amountCents,
+      couponBalanceAfterCents: couponAfter,
+      memberBalanceAfterCents: memberAfter,
+    });
     switch (payload.kind) {
       case 'members.associate':
         eachUnique(payload.memberIds as string[], String, (memberId) => {
-          const current = state.members.get(memberId);
-          if (current?.enterpriseId && current.enterpriseId !== enterpriseId) reject('associated_elsewhere');
-          else if (current?.enterpriseId === enterpriseId) counts.unchanged += 1;
+          const member = state.members.get(memberId);
+          if (member?.enterpriseId && member.enterpriseId !== enterpriseId) reject('associated_elsewhere');
+          else if (member?.enterpriseId === enterpriseId)
+            settle('unchanged', sharingRow('associate', member.sharingEnabled, member.sharingEnabled));
           else {
-            state.members.set(memberId, { enterpriseId, sharingEnabled: state.enterprises.get(enterpriseId) ?? false });
-            counts.applied += 1;
+            const sharingEnabled = state.enterprises.get(enterpriseId) ?? false;
+            state.members.set(memberId, { enterpriseId, sharingEnabled });
+            settle('applied', sharingRow('associate', null, sharingEnabled));
           }
         });
         break;
       case 'members.dissociate':
         eachUnique(payload.memberIds as string[], String, (memberId) => {
           if (!isMember(memberId)) return reject('not_a_member');
+          const before = state.members.get(memberId)!.sharingEnabled;
           state.members.set(memberId, { enterpriseId: null, sharingEnabled: false });
-          counts.applied += 1;
+          settle('applied', sharingRow('dissociate', before, null));
         });
         break;
       case 'sharing.set':
         eachUnique(payload.memberIds as string[], String, (memberId) => {
           if (!isMember(memberId)) return reject('not_a_member');
           const member = state.members.get(memberId)!;
-          if (member.sharingEnabled === payload.enabled) counts.unchanged += 1;
-          else counts.applied += 1;
+          const row = sharingRow(payload.enabled ? 'enable' : 'disable', member.sharingEnabled, payload.enabled);
+          settle(member.sharingEnabled === payload.enabled ? 'unchanged' : 'applied', row);
           member.sharingEnabled = payload.enabled as boolean;
         });
         break;
       case 'sharing.set-default':
-        if ((state.enterprises.get(enterpriseId) ?? false) === payload.shareWithNewMembers) counts.unchanged += 1;
-        else counts.applied += 1;
+        current = { position: 0, key: enterpriseId };
+        settle(
+          (state.enterprises.get(enterpriseId) ?? false) === payload.shareWithNewMembers ? 'unchanged' : 'applied',
+          null,
+        );
         state.enterprises.set(enterpriseId, payload.shareWithNewMembers as boolean);
         break;
       case 'coupons.issue':
@@ -149,13 +204,21 @@ export function modelFaultFree(operations: readonly PublishedOperation[], now = 
               products: c.products as string[],
             };
             const existing = state.coupons.get(c.couponId);
+            const issueRow = (amountCents: number, couponBalanceAfterCents: number): ModelHistory => ({
+              table: 'coupon',
+              couponId: c.couponId,
+              action: 'issue',
+              amountCents,
+              couponBalanceAfterCents,
+              memberBalanceAfterCents: null,
+            });
             if (!existing) {
               state.coupons.set(c.couponId, {
                 ...terms,
                 balanceCents: terms.faceValueCents,
                 allocationOperationId: null,
               });
-              counts.applied += 1;
+              settle('applied', issueRow(terms.faceValueCents, terms.faceValueCents));
             } else if (
               existing.enterpriseId === enterpriseId &&
               existing.faceValueCents === terms.faceValueCents &&
@@ -164,7 +227,7 @@ export function modelFaultFree(operations: readonly PublishedOperation[], now = 
               existing.validUntil === terms.validUntil &&
               existing.products.join('\n') === terms.products.join('\n')
             ) {
-              counts.unchanged += 1;
+              settle('unchanged', issueRow(0, existing.balanceCents));
             } else reject('coupon_exists');
           },
         );
@@ -197,7 +260,7 @@ export function modelFaultFree(operations: readonly PublishedOperation[], now = 
             holding.unusedCents += amount;
             state.holdings.set(key, holding);
             coupon!.balanceCents -= amount;
-            counts.applied += 1;
+            settle('applied', ledgerRow('allocate', amount, coupon!.balanceCents, holding.unusedCents));
           },
         );
         break;
@@ -218,7 +281,7 @@ export function modelFaultFree(operations: readonly PublishedOperation[], now = 
             holding.unusedCents -= amount;
             holding.revokedCents += amount;
             coupon!.balanceCents += amount;
-            counts.applied += 1;
+            settle('applied', ledgerRow('revoke', amount, coupon!.balanceCents, holding.unusedCents));
           },
         );
         break;

@@ -39,11 +39,13 @@ export function decideIssue(
   offset: number,
   existing: ReadonlyMap<string, CouponState & { products: string[] }>,
   seenInOperation: ReadonlySet<string>,
+  repeats?: ReadonlySet<number>,
 ): IssueDecision {
   const { unique, duplicates } = separateDuplicates(
     coupons.map((c) => c.couponId),
     offset,
     seenInOperation,
+    repeats,
   );
   const rejections: Rejection[] = duplicates.map((d) => ({
     position: d.position,

@@ -39,14 +39,22 @@ export interface LedgerContext {
   operationId: string;
   enterpriseId: string;
   now: Date;
+  /** Positions of the chunk's items that repeat an item of another chunk. */
+  repeats?: ReadonlySet<number>;
 }
 
-function prepare(items: readonly LedgerItem[], offset: number, members: ReadonlyMap<string, MemberLedgerState>) {
+function prepare(
+  ctx: LedgerContext,
+  items: readonly LedgerItem[],
+  offset: number,
+  members: ReadonlyMap<string, MemberLedgerState>,
+) {
   const seen = new Set([...members].filter(([, m]) => m.seenInOperation).map(([id]) => id));
   const { unique, duplicates } = separateDuplicates(
     items.map((i) => i.memberId),
     offset,
     seen,
+    ctx.repeats,
   );
   const byPosition = new Map(items.map((item, i) => [offset + i, item]));
   return { unique: unique.map((u) => byPosition.get(u.position)!), rejections: [...duplicates] as Rejection[] };
@@ -79,7 +87,7 @@ export function decideAllocations(
   offset: number,
   members: ReadonlyMap<string, MemberLedgerState>,
 ): LedgerDecision {
-  const { unique, rejections } = prepare(items, offset, members);
+  const { unique, rejections } = prepare(ctx, items, offset, members);
   const problem = allocationProblem(coupon, ctx.enterpriseId, ctx.operationId, ctx.now);
   if (problem || !coupon) {
     for (const item of unique)
@@ -134,7 +142,7 @@ export function decideRevocations(
   offset: number,
   members: ReadonlyMap<string, MemberLedgerState>,
 ): LedgerDecision {
-  const { unique, rejections } = prepare(items, offset, members);
+  const { unique, rejections } = prepare(ctx, items, offset, members);
   if (!coupon || coupon.enterpriseId !== ctx.enterpriseId) {
     for (const item of unique)
       rejections.push({ position: item.position, memberId: item.memberId, reason: 'unknown_coupon' });

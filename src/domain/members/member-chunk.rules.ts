@@ -26,8 +26,9 @@ export function decideMemberChunk(
   states: ReadonlyMap<string, MemberState>,
   seenInOperation: ReadonlySet<string>,
   rule: MemberRule,
+  repeats?: ReadonlySet<number>,
 ): MemberChunkDecision {
-  const { unique, duplicates } = separateDuplicates(memberIds, offset, seenInOperation);
+  const { unique, duplicates } = separateDuplicates(memberIds, offset, seenInOperation, repeats);
   const changes: MemberChange[] = [];
   const rejections: Rejection[] = [...duplicates];
   for (const item of unique) {

@@ -2,6 +2,8 @@ export interface PlannedChunk<T> {
   chunkIndex: number;
   offset: number;
   items: T[];
+  /** Positions (in the batch) of the items that repeat an earlier item's key. */
+  repeats?: number[];
 }
 
 /**
@@ -70,12 +72,17 @@ export async function* planChunkJobs<T>(
 export function chunksOfJob<T>(job: PlannedChunk<T>, size: number): PlannedChunk<T>[] {
   if (job.items.length <= size) return [job];
   const chunks: PlannedChunk<T>[] = [];
-  for (let start = 0; start < job.items.length; start += size)
+  for (let start = 0; start < job.items.length; start += size) {
+    const offset = job.offset + start;
+    const items = job.items.slice(start, start + size);
+    const repeats = job.repeats?.filter((p) => p >= offset && p < offset + items.length);
     chunks.push({
       chunkIndex: job.chunkIndex + start / size,
-      offset: job.offset + start,
-      items: job.items.slice(start, start + size),
+      offset,
+      items,
+      ...(repeats && repeats.length > 0 && { repeats }),
     });
+  }
   return chunks;
 }
 

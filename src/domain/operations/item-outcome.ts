@@ -40,22 +40,26 @@ export function countOutcomes(outcomes: readonly AppliedOutcome[], rejections: n
   return counts;
 }
 
+const NONE: ReadonlySet<never> = new Set();
+
 /**
  * Numbers a chunk's items by their position in the batch and splits off repeats: the first
- * occurrence of a member is applied, every later one is rejected as `duplicate_item`. Members
- * already handled by another chunk of the same operation (`seenInOperation`) count as repeats too.
+ * occurrence of a member is applied, every later one is rejected as `duplicate_item`. Positions
+ * the publisher marked as repeats of an item in another chunk (`repeats`), and members already
+ * handled by another chunk of the same operation (`seenInOperation`), count as repeats too.
  */
 export function separateDuplicates(
   memberIds: readonly string[],
   offset: number,
-  seenInOperation: ReadonlySet<string> = new Set(),
+  seenInOperation: ReadonlySet<string> = NONE,
+  repeats: ReadonlySet<number> = NONE,
 ): { unique: ItemRef[]; duplicates: Rejection[] } {
   const seen = new Set<string>();
   const unique: ItemRef[] = [];
   const duplicates: Rejection[] = [];
   memberIds.forEach((memberId, i) => {
     const position = offset + i;
-    if (seen.has(memberId) || seenInOperation.has(memberId)) {
+    if (seen.has(memberId) || seenInOperation.has(memberId) || repeats.has(position)) {
       duplicates.push({ position, memberId, reason: 'duplicate_item' });
     } else {
       seen.add(memberId);

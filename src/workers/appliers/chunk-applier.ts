@@ -5,7 +5,10 @@ import type { OperationRow } from '../../db/schema.js';
 import type { PlannedChunk } from '../../domain/operations/chunk-plan.js';
 
 /** What a chunk needs of its operation: fixed when the operation is recorded, never updated. */
-export type OperationIdentity = Pick<OperationRow, 'operation_id' | 'kind' | 'enterprise_id' | 'params' | 'seq'>;
+export type OperationIdentity = Pick<
+  OperationRow,
+  'operation_id' | 'kind' | 'enterprise_id' | 'params' | 'seq' | 'chunks_total'
+>;
 
 /** What applying one chunk of an operation of its kind takes: its reads, then its writes. */
 export type ChunkApplier = (operation: OperationIdentity, chunk: PlannedChunk<unknown>) => ChunkWork;
@@ -23,6 +26,11 @@ export function parseItems<S extends z.ZodType>(schema: S, chunk: PlannedChunk<u
 /** Parses an operation's stored parameters (everything but its items). */
 export function parseParams<S extends z.ZodType>(schema: S, operation: OperationIdentity): z.output<S> {
   return parseOrThrow(schema, operation.params);
+}
+
+/** The positions of a chunk's items that the publisher marked as repeats of an earlier item. */
+export function repeatsOf(chunk: PlannedChunk<unknown>): ReadonlySet<number> | undefined {
+  return chunk.repeats && new Set(chunk.repeats);
 }
 
 export function enterpriseOf(operation: OperationIdentity): string {

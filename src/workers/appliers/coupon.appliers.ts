@@ -33,7 +33,14 @@ import {
 } from '../../producers/contract.js';
 import type { ChunkWork, ReadRows } from '../../db/chunk-transaction.js';
 import type { PlannedChunk } from '../../domain/operations/chunk-plan.js';
-import { type ChunkApplier, enterpriseOf, type OperationIdentity, parseItems, parseParams } from './chunk-applier.js';
+import {
+  type ChunkApplier,
+  enterpriseOf,
+  type OperationIdentity,
+  parseItems,
+  parseParams,
+  repeatsOf,
+} from './chunk-applier.js';
 
 export const applyCouponIssue: ChunkApplier = (operation, chunk) => {
   const enterpriseId = enterpriseOf(operation);
@@ -57,6 +64,7 @@ export const applyCouponIssue: ChunkApplier = (operation, chunk) => {
         chunk.offset,
         toCouponStates(rows(existing)),
         new Set(rows(seen).map((r) => r.coupon_id)),
+        repeatsOf(chunk),
       );
       return {
         writes: insertIssuedCoupons(operation.operation_id, enterpriseId, decision.issued),
@@ -91,7 +99,7 @@ function ledgerChunk(
   ) => {
     const { coupon, now } = toCouponAndClock(rows(couponRead));
     const decision = decide(
-      { operationId: operation.operation_id, enterpriseId, now },
+      { operationId: operation.operation_id, enterpriseId, now, repeats: repeatsOf(chunk) },
       coupon,
       items,
       chunk.offset,

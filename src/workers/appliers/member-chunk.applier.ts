@@ -13,7 +13,15 @@ import {
 } from '../../db/members.repository.js';
 import type { StatementCall } from '../../db/prepared-statements.js';
 import { memberIdSchema } from '../../producers/contract.js';
-import { type ChunkApplier, enterpriseOf, type OperationIdentity, parseItems, parseParams } from './chunk-applier.js';
+import type { PlannedChunk } from '../../domain/operations/chunk-plan.js';
+import {
+  type ChunkApplier,
+  enterpriseOf,
+  type OperationIdentity,
+  parseItems,
+  parseParams,
+  repeatsOf,
+} from './chunk-applier.js';
 
 /**
  * Reads the chunk's members (after `before`, reads that must run first) and applies `rule` to
@@ -23,20 +31,22 @@ import { type ChunkApplier, enterpriseOf, type OperationIdentity, parseItems, pa
  */
 function memberChunkWork(
   operation: OperationIdentity,
+  chunk: PlannedChunk<unknown>,
   memberIds: string[],
-  offset: number,
   before: readonly StatementCall<unknown>[],
   ruleFor: (rows: Parameters<ChunkWork['decide']>[0]) => MemberRule,
   lock = false,
 ): ChunkWork {
   const enterpriseId = enterpriseOf(operation);
   const ctx = { seq: operation.seq, enterpriseId };
+  const { offset } = chunk;
+  const repeats = repeatsOf(chunk);
   const read = (lock ? lockMembers : readMembers).call(operation.operation_id, operation.seq, memberIds);
   return {
     reads: [...before, read],
     decide(rows) {
       const { states, seenInOperation } = toMemberStates(rows(read));
-      const decision = decideMemberChunk(ctx, memberIds, offset, states, seenInOperation, ruleFor(rows));
+      const decision = decideMemberChunk(ctx, memberIds, offset, states, seenInOperation, ruleFor(rows), repeats);
       return {
         writes: writeMemberChanges(
           { operationId: operation.operation_id, seq: operation.seq, enterpriseId },
@@ -47,7 +57,7 @@ function memberChunkWork(
         outcome: { itemCount: memberIds.length, counts: decision.counts, rejections: decision.rejections },
       };
     },
-    fallback: lock ? undefined : () => memberChunkWork(operation, memberIds, offset, before, ruleFor, true),
+    fallback: lock ? undefined : () => memberChunkWork(operation, chunk, memberIds, before, ruleFor, true),
   };
 }
 
@@ -56,7 +66,7 @@ const sharingParams = z.object({ enabled: z.boolean() });
 export const applySharingSet: ChunkApplier = (operation, chunk) => {
   const { enabled } = parseParams(sharingParams, operation);
   const rule: MemberRule = (ctx, item, state) => decideSharingSet(ctx, enabled, item, state);
-  return memberChunkWork(operation, parseItems(memberIdSchema, chunk), chunk.offset, [], () => rule);
+  return memberChunkWork(operation, chunk, parseItems(memberIdSchema, chunk), [], () => rule);
 };
 
 export const applyAssociate: ChunkApplier = (operation, chunk) => {
@@ -65,8 +75,8 @@ export const applyAssociate: ChunkApplier = (operation, chunk) => {
   const enterpriseDefault = readEnterpriseDefault(enterpriseId, false);
   return memberChunkWork(
     operation,
+    chunk,
     memberIds,
-    chunk.offset,
     [ensureEnterprise.call(enterpriseId), enterpriseDefault, ensureMemberRows(memberIds)],
     (rows) => {
       const { shareWithNewMembers } = toEnterpriseDefault(rows(enterpriseDefault), enterpriseId);
@@ -76,4 +86,4 @@ export const applyAssociate: ChunkApplier = (operation, chunk) => {
 };
 
 export const applyDissociate: ChunkApplier = (operation, chunk) =>
-  memberChunkWork(operation, parseItems(memberIdSchema, chunk), chunk.offset, [], () => decideDissociate);
+  memberChunkWork(operation, chunk, parseItems(memberIdSchema, chunk), [], () => decideDissociate);

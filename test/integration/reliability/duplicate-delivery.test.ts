@@ -31,23 +31,26 @@ const coupon = (couponId: string) => ({
   validUntil: new Date(Date.now() + 30 * 86_400_000).toISOString(),
   products: ['ecs'],
 });
+const chunkIndexOf = (job: Job) => (job.data as { chunkIndex: number }).chunkIndex;
 const allocations = (ids: string[]) => ids.map((memberId, i) => ({ memberId, amount: `${2 + (i % 3)}.50` }));
 
 describe('the same chunk delivered twice at once', () => {
   it('processor run twice concurrently on every chunk job: one applies, the other finds it applied', async () => {
     const processor = createChunkProcessor({ db: h.service.db, logger: createLogger('silent') });
     const outcomes = { applied: 0, already_applied: 0, other: 0 };
-    // Takes every waiting chunk job off the queue and runs it twice at the same moment.
+    // Takes every chunk job off the queue, in the order they were added, and runs each twice at
+    // the same moment. (Jobs of an allocation after its first wait delayed for the one before.)
     const drainTwice = async () => {
-      for (;;) {
-        const jobs = (await h.service.queues.chunks.getJobs(['waiting'], 0, 39)) as Job[];
-        if (jobs.length === 0) return;
-        const results = await Promise.all(jobs.flatMap((job) => [processor(job), processor(job)]));
+      const jobs = ((await h.service.queues.chunks.getJobs(['waiting', 'delayed'], 0, -1)) as Job[]).sort(
+        (a, b) => a.timestamp - b.timestamp || chunkIndexOf(a) - chunkIndexOf(b),
+      );
+      for (const job of jobs) {
+        const results = await Promise.all([processor(job), processor(job)]);
         for (const result of results.flat()) {
           if (result.outcome === 'applied' || result.outcome === 'already_applied') outcomes[result.outcome] += 1;
           else outcomes.other += 1;
         }
-        await Promise.all(jobs.map((job) => job.remove()));
+        await job.remove();
       }
     };
     const members = memberIds('dup', 5_000);
@@ -143,10 +146,15 @@ describe('the same chunk delivered twice at once', () => {
         couponId: 'C-dup2',
         allocations: allocations(members.slice(0, 3_000)),
       });
-      const originals = (await queue.getJobs(['waiting'], 0, -1)) as Job[];
+      const originals = (await queue.getJobs(['waiting', 'delayed'], 0, -1)) as Job[];
       expect(originals).toHaveLength(60 + 30);
       await queue.addBulk(
-        originals.map((job) => ({ name: job.name, data: job.data, opts: { ...job.opts, jobId: `${job.id}-copy` } })),
+        // A copy of a job waiting for the one before it is not delayed: it finds its turn itself.
+        originals.map((job) => ({
+          name: job.name,
+          data: job.data,
+          opts: { ...job.opts, delay: 0, jobId: `${job.id}-copy` },
+        })),
       );
       await queue.resume();
 

@@ -159,7 +159,7 @@ describe(`load: ${PUBLISHERS} publishers × ${OPERATIONS} operations of ${MEMBER
       const post = summary(postLatencies);
       // A sanity bound for a shared 2-core machine; the measured figures are in the README.
       expect(get.p99).toBeLessThan(10_000);
-      const report = await expectLedgerConsistent(db, published, { exactCounts: false });
+      const report = await expectLedgerConsistent(db, published);
       expect(service.running()).toBe(true);
       console.info(
         `[reliability] load ${PUBLISHERS}×${OPERATIONS} ops × ${MEMBERS_PER_OPERATION} members (pool ${POOL}): published in ` +

@@ -1,0 +1,105 @@
+import { sql, type Transaction } from 'kysely';
+import type { ModelHistory, ModelOutcome, ModelState } from './ledger-model.js';
+
+/**
+ * Every item's outcome against the fault-free run in publication order: each rejection at its
+ * position with its reason, each applied or unchanged item with its history row as that run
+ * writes it (sharing states before and after; amounts and balances after). Appends what differs
+ * to `problems`.
+ */
+export async function checkOutcomes(
+  tx: Transaction<any>,
+  operationIds: readonly string[],
+  model: ModelState,
+  problems: string[],
+): Promise<void> {
+  const ids = [...operationIds];
+  const { rows: rejections } = await sql<{ operation_id: string; position: number; reason: string }>`
+    SELECT operation_id, position, reason FROM operation_rejections WHERE operation_id = ANY(${ids})`.execute(tx);
+  const rejected = new Map(rejections.map((r) => [`${r.operation_id}#${r.position}`, r.reason]));
+
+  const { rows: sharing } = await sql<{
+    operation_id: string;
+    member_id: string;
+    action: string;
+    sharing_before: boolean | null;
+    sharing_after: boolean | null;
+    outcome: string;
+  }>`
+    SELECT operation_id, member_id, action, sharing_before, sharing_after, outcome
+    FROM sharing_history WHERE operation_id = ANY(${ids})`.execute(tx);
+  const sharingRows = new Map(sharing.map((r) => [`${r.operation_id} ${r.member_id}`, r]));
+
+  const { rows: coupons } = await sql<{
+    operation_id: string;
+    coupon_id: string;
+    member_id: string | null;
+    action: string;
+    outcome: string;
+    amount: number;
+    coupon_after: number;
+    member_after: number | null;
+  }>`
+    SELECT operation_id, coupon_id, member_id, action, outcome, amount_cents::int8 AS amount,
+           coupon_balance_after_cents::int8 AS coupon_after, member_balance_after_cents::int8 AS member_after
+    FROM coupon_history WHERE operation_id = ANY(${ids})`.execute(tx);
+  const couponRows = new Map(coupons.map((r) => [`${r.operation_id} ${r.coupon_id} ${r.member_id ?? ''}`, r]));
+
+  for (const operationId of ids) {
+    for (const item of model.outcomes.get(operationId) ?? []) {
+      const where = `${operationId}#${item.position} ${item.key}`;
+      const reason = rejected.get(`${operationId}#${item.position}`);
+      if (item.outcome === 'rejected') {
+        if (reason !== item.reason)
+          problems.push(`${where}: ${reason ?? 'not rejected'}, in publication order ${item.reason}`);
+        continue;
+      }
+      if (reason !== undefined) {
+        problems.push(`${where}: rejected ${reason}, in publication order ${item.outcome}`);
+        continue;
+      }
+      const seen = historyRow(item, operationId, sharingRows, couponRows);
+      const wanted = item.history && { outcome: item.outcome, ...withoutTable(item.history) };
+      if (JSON.stringify(seen) !== JSON.stringify(wanted))
+        problems.push(`${where}: history ${JSON.stringify(seen)}, in publication order ${JSON.stringify(wanted)}`);
+    }
+  }
+}
+
+function withoutTable(history: ModelHistory) {
+  const { table: _table, ...fields } = history;
+  return fields;
+}
+
+function historyRow(
+  item: Extract<ModelOutcome, { outcome: 'applied' | 'unchanged' }>,
+  operationId: string,
+  sharing: Map<
+    string,
+    { action: string; sharing_before: boolean | null; sharing_after: boolean | null; outcome: string }
+  >,
+  coupons: Map<
+    string,
+    { action: string; outcome: string; amount: number; coupon_after: number; member_after: number | null }
+  >,
+) {
+  if (item.history === null) return null;
+  if (item.history.table === 'sharing') {
+    const row = sharing.get(`${operationId} ${item.key}`);
+    return row
+      ? { outcome: row.outcome, action: row.action, sharingBefore: row.sharing_before, sharingAfter: row.sharing_after }
+      : 'no history row';
+  }
+  const member = item.history.action === 'issue' ? '' : item.key;
+  const row = coupons.get(`${operationId} ${item.history.couponId} ${member}`);
+  return row
+    ? {
+        outcome: row.outcome,
+        couponId: item.history.couponId,
+        action: row.action,
+        amountCents: Number(row.amount),
+        couponBalanceAfterCents: Number(row.coupon_after),
+        memberBalanceAfterCents: row.member_after === null ? null : Number(row.member_after),
+      }
+    : 'no history row';
+}
