@@ -1,5 +1,5 @@
 import { writeFile } from 'node:fs/promises';
-import { operationJsonSchema } from '../src/producers/json-schema.js';
+import { operationJsonSchema } from '../src/contract/json-schema.js';
 
 const target = new URL('../contract/operation.schema.json', import.meta.url);
 await writeFile(target, `${JSON.stringify(operationJsonSchema(), null, 2)}\n`);

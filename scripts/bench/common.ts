@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { isFinal } from '../../src/domain/operations/operation-status.js';
+import { isFinal } from '../../src/domain/operation-status.js';
 import type { CompletionWaiter } from './completion-waiter.js';
 import type { CpuReport } from './cpu-usage.js';
 import type { RedisMemoryReport } from './redis-memory.js';

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { formatCents } from '../../src/domain/coupons/money.js';
+import { formatCents } from '../../src/domain/money.js';
 import {
   inTransaction,
   memberId,

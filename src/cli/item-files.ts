@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import type { OperationKind } from '../producers/contract.js';
+import type { ItemFileFormat } from '../kinds/kind.js';
 
 export type FileFormat = 'csv' | 'ndjson';
 
@@ -25,43 +25,19 @@ function csvFields(line: string): string[] {
   return line.split(',').map((field) => field.trim().replace(/^"(.*)"$/, '$1'));
 }
 
-const HEADER_CELLS = new Set(['memberid', 'member_id', 'member', 'couponid', 'coupon_id']);
-
-/** Turns one CSV row into the item the operation kind expects; the schema checks it afterwards. */
-function csvItem(kind: OperationKind, fields: string[]): unknown {
-  const [first = '', second, third, fourth, fifth, sixth] = fields;
-  switch (kind) {
-    case 'coupons.allocate':
-      return { memberId: first, amount: second ?? '' };
-    case 'coupons.revoke':
-      return second ? { memberId: first, amount: second } : { memberId: first };
-    case 'coupons.issue':
-      return {
-        couponId: first,
-        faceValue: second,
-        allocationMode: third,
-        validFrom: fourth,
-        validUntil: fifth,
-        products: (sixth ?? '').split(/[;|]/).filter(Boolean),
-      };
-    default:
-      return first;
-  }
-}
-
-/** NDJSON rows are items as JSON; for member kinds a bare string or `{ "memberId": ... }`. */
-function ndjsonItem(kind: OperationKind, value: unknown): unknown {
-  const memberKind = kind === 'members.associate' || kind === 'members.dissociate' || kind === 'sharing.set';
-  if (memberKind && value !== null && typeof value === 'object' && 'memberId' in value)
-    return (value as { memberId: unknown }).memberId;
-  return value;
+/** A header row starts with the kind's first column's name (`memberId`, `member_id` or `member`). */
+function isHeaderRow(fields: string[], format: ItemFileFormat): boolean {
+  const cell = (fields[0] ?? '').toLowerCase().replace(/_/g, '');
+  const column = format.columns.split(/[,[ ]/)[0]!.toLowerCase();
+  return cell === column || cell === column.replace(/id$/, '');
 }
 
 /**
  * Streams the items of a CSV or NDJSON file, one line at a time: a file of a million lines is
- * never read whole. Blank lines and a CSV header row are skipped.
+ * never read whole. Blank lines and a CSV header row are skipped. Each kind says how a line
+ * becomes its item (`ItemFileFormat`); its schema checks the item afterwards.
  */
-export async function* readItems(path: string, kind: OperationKind, format: FileFormat): AsyncGenerator<unknown> {
+export async function* readItems(path: string, kind: ItemFileFormat, format: FileFormat): AsyncGenerator<unknown> {
   const lines = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
   let number = 0;
   for await (const raw of lines) {
@@ -75,11 +51,11 @@ export async function* readItems(path: string, kind: OperationKind, format: File
       } catch (error) {
         throw new FileLineError(number, `not JSON (${(error as Error).message})`);
       }
-      yield ndjsonItem(kind, value);
+      yield kind.fromNdjson ? kind.fromNdjson(value) : value;
       continue;
     }
     const fields = csvFields(line);
-    if (number === 1 && HEADER_CELLS.has((fields[0] ?? '').toLowerCase())) continue;
-    yield csvItem(kind, fields);
+    if (number === 1 && isHeaderRow(fields, kind)) continue;
+    yield kind.fromCsv(fields);
   }
 }

@@ -1,11 +1,11 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadConfig } from '../config.js';
 import { resolveClientEnv } from '../runtime/runtime-mode.js';
-import { isFinal } from '../domain/operations/operation-status.js';
+import { isFinal } from '../domain/operation-status.js';
 import { IdempotencyConflictError, InvalidPayloadError } from '../errors.js';
+import { KINDS, kindSpec } from '../kinds/index.js';
 import {
   createProducer,
-  ITEMS_FIELD,
   OPERATION_KINDS,
   type OperationKind,
   type OperationView,
@@ -115,7 +115,8 @@ async function publishCommand(flags: PublishFlags): Promise<number> {
   const producer = await openProducer();
   try {
     let operationId: string;
-    if (ITEMS_FIELD[flags.kind] === null) {
+    const spec = kindSpec(flags.kind);
+    if (!spec?.file) {
       operationId = (await producer.publish(header as never)).operationId;
     } else {
       if (!flags.file) throw new InvalidArgumentError(`--file is required for ${flags.kind}`);
@@ -124,7 +125,8 @@ async function publishCommand(flags: PublishFlags): Promise<number> {
       const progress = createProgress();
       progress.start('checking', 0);
       let total = 0;
-      const result = await producer.publishStream(header, () => readItems(file, flags.kind, format), {
+      const itemFile = spec.file;
+      const result = await producer.publishStream(header, () => readItems(file, itemFile, format), {
         source: 'cli',
         onChecked: (n) => {
           total = n;
@@ -208,7 +210,10 @@ export function buildProgram(run: (code: number) => void): Command {
     .option('--enabled <bool>', 'sharing.set: true to enable, false to disable', bool)
     .option('--share-with-new-members <bool>', 'sharing.set-default: the switch', bool)
     .option('--coupon <id>', 'coupons.allocate / coupons.revoke: the coupon')
-    .option('--file <path>', 'CSV or NDJSON: memberId | memberId,amount | memberId[,amount] | coupon rows')
+    .option(
+      '--file <path>',
+      `CSV or NDJSON, one item a line; CSV columns: ${KINDS.flatMap((k) => (k.file ? [`${k.kind}: ${k.file.columns}`] : [])).join('; ')}`,
+    )
     .addOption(new Option('--format <format>', 'file format (default: by extension)').choices(['csv', 'ndjson']))
     .option('--operation-id <id>', 'idempotency key (generated when absent)')
     .option('--wait', 'follow the operation until its last chunk is applied, then print the counts')

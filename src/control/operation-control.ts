@@ -1,9 +1,14 @@
 import type { Job, Queue } from 'bullmq';
 import type { Kysely } from 'kysely';
-import { chunkJobId, chunkJobIds, chunksOfJob, chunksPerJob } from '../domain/operations/chunk-plan.js';
-import { cancelOperation, failedChunkIndexes, findOperation, reopenFailedChunks } from '../db/operations.repository.js';
+import { chunkJobId, chunkJobIds, chunksOfJob, chunksPerJob } from '../domain/chunk-plan.js';
+import {
+  cancelOperation,
+  failedChunkIndexes,
+  findOperation,
+  reopenFailedChunks,
+} from '../operations/operation-records.js';
 import type { Database, OperationRow } from '../db/schema.js';
-import { CHUNK_SIZE, type ChunkJob } from '../producers/contract.js';
+import { CHUNK_SIZE, type ChunkJob } from '../contract/index.js';
 import type { CompletionNotifier } from '../workers/completion-events.js';
 
 export interface OperationControlDeps {

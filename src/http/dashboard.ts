@@ -3,7 +3,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import type { Queue } from 'bullmq';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { QUEUES } from '../producers/contract.js';
+import { QUEUES } from '../contract/index.js';
 import { basicAuthHook, type BasicCredentials } from './basic-auth.js';
 import { atLeast } from './log-level.js';
 

@@ -1,14 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { toValidationIssues } from '../domain/operations/validation.js';
-import { findOperation, listRejections, rejectionsByReason } from '../db/operations.repository.js';
+import { toValidationIssues } from '../domain/validation.js';
+import { findOperation } from '../operations/operation-records.js';
 import { IdempotencyConflictError, InvalidPayloadError } from '../errors.js';
 import { cancel, retryFailed } from '../control/operation-control.js';
 import { publish } from '../producers/publisher.js';
 import { QueueUnavailableError } from '../queue/connections.js';
 import type { AppDeps } from './app.js';
-import { loadOperationView, toOperationView } from './operation-view.js';
-import { cursorQuerySchema, nextCursor, PAGE_SIZE } from './pagination.js';
+import { listRejections, loadOperationView, viewOf } from '../read/operations.read.js';
+import { cursorQuerySchema } from './pagination.js';
 
 const operationParams = z.object({ operationId: z.string().min(1).max(128) });
 
@@ -17,8 +17,7 @@ export function registerOperationRoutes(app: FastifyInstance, deps: AppDeps): vo
     try {
       const result = await publish(deps.publisher, request.body, { source: 'http' });
       if (result.created) return reply.code(202).send({ operationId: result.operationId, status: result.status });
-      const byReason = result.operation.rejected > 0 ? await rejectionsByReason(deps.db, result.operationId) : {};
-      return reply.code(200).send(toOperationView(result.operation, byReason));
+      return reply.code(200).send(await viewOf(deps.db, result.operation));
     } catch (error) {
       if (error instanceof InvalidPayloadError) {
         return reply.code(400).send({ error: error.code, issues: error.issues });
@@ -71,15 +70,6 @@ export function registerOperationRoutes(app: FastifyInstance, deps: AppDeps): vo
     if (!query.success)
       return reply.code(400).send({ error: 'invalid_query', issues: toValidationIssues(query.error) });
     if (!(await findOperation(deps.db, operationId))) return reply.code(404).send({ error: 'not_found' });
-    const rows = await listRejections(deps.db, operationId, query.data.cursor ?? -1, PAGE_SIZE);
-    return {
-      items: rows.map((r) => ({
-        position: r.position,
-        ...(r.member_id !== null && { memberId: r.member_id }),
-        ...(r.coupon_id !== null && { couponId: r.coupon_id }),
-        reason: r.reason,
-      })),
-      nextCursor: nextCursor(rows, (r) => r.position),
-    };
+    return listRejections(deps.db, operationId, query.data.cursor ?? -1);
   });
 }

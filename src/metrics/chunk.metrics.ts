@@ -1,5 +1,5 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
-import { OPERATION_KINDS } from '../producers/contract.js';
+import { OPERATION_KINDS } from '../contract/index.js';
 import type { ChunkProcessorDeps } from '../workers/chunk.processor.js';
 
 export type ChunkDoneEvent = Parameters<NonNullable<ChunkProcessorDeps['onChunkDone']>>[0];

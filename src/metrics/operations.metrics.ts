@@ -1,7 +1,7 @@
 import { type Kysely, sql } from 'kysely';
 import { Gauge, type Registry } from 'prom-client';
 import type { Database } from '../db/schema.js';
-import { OPERATION_KINDS, OPERATION_STATUSES } from '../producers/contract.js';
+import { OPERATION_KINDS, OPERATION_STATUSES } from '../contract/index.js';
 
 /**
  * Operations by kind and status, read from Postgres at scrape: the one place that knows them

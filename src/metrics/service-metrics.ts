@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { Database } from '../db/schema.js';
 import type { Logger } from '../logger.js';
-import { QUEUES } from '../producers/contract.js';
+import { QUEUES } from '../contract/index.js';
 import { type ChunkDoneEvent, createChunkMetrics } from './chunk.metrics.js';
 import { createJobFailureMetrics } from './job-failures.metrics.js';
 import { createSourceReader } from './metric-sources.js';

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
-import { isFinal } from '../domain/operations/operation-status.js';
+import { isFinal } from '../domain/operation-status.js';
 import type { Database } from '../db/schema.js';
-import { loadOperationView, type OperationView } from '../http/operation-view.js';
+import { loadOperationView, type OperationView } from '../read/operations.read.js';
 
 export class OperationTimeoutError extends Error {
   override name = 'OperationTimeoutError';

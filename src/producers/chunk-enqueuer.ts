@@ -1,7 +1,7 @@
 import type { Queue } from 'bullmq';
-import { chunkJobId, chunksPerJob, planChunkJobs, type PlannedChunk } from '../domain/operations/chunk-plan.js';
-import type { RepeatFinder } from '../domain/operations/repeats.js';
-import { CHUNK_SIZE, type ChunkJob, JOBS } from './contract.js';
+import { chunkJobId, chunksPerJob, planChunkJobs, type PlannedChunk } from '../domain/chunk-plan.js';
+import type { RepeatFinder } from '../domain/repeats.js';
+import { CHUNK_SIZE, type ChunkJob, JOBS } from '../contract/index.js';
 import { chunkJobOptions } from '../queue/job-options.js';
 
 // Each addBulk is one pipelined round trip; this many chunks per trip keeps a single

@@ -1,16 +1,14 @@
 import type { Kysely } from 'kysely';
 import { createDatabase } from '../db/database.js';
-import { listRejections } from '../db/operations.repository.js';
 import type { Database } from '../db/schema.js';
-import { loadOperationView, type OperationView } from '../http/operation-view.js';
+import { listRejections, loadOperationView, type OperationView } from '../read/operations.read.js';
 import { openQueueBackend } from '../queue/queue-backend.js';
 import { awaitFinalOperation } from './await-operation.js';
-import type { OperationInput } from './contract.js';
+import type { OperationInput } from '../contract/index.js';
 import { publish, type PublishResult } from './publisher.js';
 import { publishStream, type StreamHeader, type StreamPublishOptions } from './stream-publisher.js';
 
-export * from './contract.js';
-export { operationJsonSchema } from './json-schema.js';
+export * from '../contract/index.js';
 export { OperationTimeoutError } from './await-operation.js';
 export { QueueUnavailableError } from '../queue/connections.js';
 export type { OperationView };
@@ -81,10 +79,15 @@ export function createProducer(options: ProducerOptions): Producer {
     async *rejections(operationId) {
       for (let after = -1; ;) {
         const page = await listRejections(db, operationId, after, 1_000);
-        for (const row of page)
-          yield { position: row.position, memberId: row.member_id, couponId: row.coupon_id, reason: row.reason };
-        if (page.length < 1_000) return;
-        after = page.at(-1)!.position;
+        for (const item of page.items)
+          yield {
+            position: item.position,
+            memberId: item.memberId ?? null,
+            couponId: item.couponId ?? null,
+            reason: item.reason,
+          };
+        if (page.nextCursor === null) return;
+        after = Number(page.nextCursor);
       }
     },
     waitForOperation: (operationId, waitOptions) => awaitFinalOperation(db, operationId, waitOptions),

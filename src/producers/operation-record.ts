@@ -1,9 +1,9 @@
-import { chunkCount } from '../domain/operations/chunk-plan.js';
-import { ITEM_KEY, ORDERED_KINDS } from '../domain/operations/kind-traits.js';
-import { payloadHash } from '../domain/operations/payload-hash.js';
+import { CHUNK_SIZE, type Operation } from '../contract/index.js';
+import { chunkCount } from '../domain/chunk-plan.js';
 import type { Claim } from '../domain/ordering/claims.js';
 import { operationClaims } from '../domain/ordering/operation-claims.js';
-import { CHUNK_SIZE, ITEMS_FIELD, type Operation, type OperationKind } from './contract.js';
+import { payloadHash } from '../domain/payload-hash.js';
+import { type AnyKindSpec, kindSpec, type OperationKind } from '../kinds/index.js';
 
 /** What the service stores about an operation, apart from its items. */
 export interface OperationRecord {
@@ -22,6 +22,12 @@ export interface OperationRecord {
   itemKey: (item: unknown) => string;
 }
 
+export function specOf(kind: string): AnyKindSpec {
+  const spec = kindSpec(kind);
+  if (!spec) throw new Error(`no operation kind ${kind}`);
+  return spec;
+}
+
 /**
  * Splits a header (the operation without its items) into what is stored about it; `items` when
  * the batch is in memory (its items are then claimed one by one if it is small), null when streamed.
@@ -34,6 +40,7 @@ export function describeHeader(
   items: readonly unknown[] | null,
 ): OperationRecord {
   const { operationId: _id, kind, enterpriseId, ...params } = header;
+  const spec = specOf(kind);
   return {
     operationId,
     kind,
@@ -43,9 +50,9 @@ export function describeHeader(
     // An operation without items (the enterprise switch) counts as one item in one chunk.
     itemsTotal: Math.max(itemCount, 1),
     chunksTotal: Math.max(chunkCount(itemCount, CHUNK_SIZE), 1),
-    claims: operationClaims(kind, { enterpriseId, params }, items),
-    ordered: ORDERED_KINDS.has(kind),
-    itemKey: ITEM_KEY[kind],
+    claims: operationClaims(spec.claims, { enterpriseId, params }, items),
+    ordered: spec.ordered,
+    itemKey: (item) => spec.itemKey(item),
   };
 }
 
@@ -54,9 +61,9 @@ export function describeOperation(
   operation: Operation,
   operationId: string,
 ): { record: OperationRecord; items: unknown[] } {
-  const field = ITEMS_FIELD[operation.kind];
+  const field = specOf(operation.kind).items?.field;
   const { [field ?? '']: batch, ...header } = operation as unknown as Record<string, unknown>;
-  const items = field === null ? [] : (batch as unknown[]);
+  const items = field === undefined ? [] : (batch as unknown[]);
   return {
     record: describeHeader(
       header as typeof header & Operation,

@@ -1,15 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import type { Kysely } from 'kysely';
-import { isFinal } from '../domain/operations/operation-status.js';
-import { parseOrThrow } from '../domain/operations/validation.js';
-import { type RepeatFinder, repeatsOf } from '../domain/operations/repeats.js';
-import { insertOperation } from '../db/operations.repository.js';
+import { isFinal } from '../domain/operation-status.js';
+import { parseOrThrow } from '../domain/validation.js';
+import { type RepeatFinder, repeatsOf } from '../domain/repeats.js';
+import { insertOperation } from '../operations/operation-records.js';
 import type { Database, OperationRow } from '../db/schema.js';
 import { IdempotencyConflictError } from '../errors.js';
 import { isConnectionLost, QueueUnavailableError } from '../queue/connections.js';
 import { enqueueChunks } from './chunk-enqueuer.js';
-import { type OperationStatus, operationSchema } from './contract.js';
+import { type OperationStatus, operationSchema } from '../contract/index.js';
 import { describeOperation, type OperationRecord } from './operation-record.js';
 
 export interface PublishResult {

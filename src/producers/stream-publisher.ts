@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { ITEM_KEY } from '../domain/operations/kind-traits.js';
-import { streamingPayloadHash } from '../domain/operations/payload-hash.js';
-import { KeySieve, repeatsAmong } from '../domain/operations/repeats.js';
-import { parseOrThrow } from '../domain/operations/validation.js';
+import { streamingPayloadHash } from '../domain/payload-hash.js';
+import { KeySieve, repeatsAmong } from '../domain/repeats.js';
+import { parseOrThrow } from '../domain/validation.js';
 import { InvalidPayloadError, type ValidationIssue } from '../errors.js';
-import { ITEMS_FIELD, type OperationKind, operationSchema } from './contract.js';
+import { KINDS, kindSpec, type OperationKind } from '../kinds/index.js';
 import { describeHeader } from './operation-record.js';
 import { type PublishOptions, type PublisherDeps, type PublishResult, recordAndEnqueue } from './publisher.js';
 
@@ -19,21 +18,15 @@ export interface StreamPublishOptions extends PublishOptions {
   maxIssues?: number;
 }
 
-const kindSchemas = new Map(operationSchema.options.map((schema) => [schema.shape.kind.value, schema]));
-
 function schemasFor(kind: string) {
-  const schema = kindSchemas.get(kind as OperationKind);
-  const field = schema ? ITEMS_FIELD[kind as OperationKind] : undefined;
-  if (!schema || !field) {
-    const kinds = Object.entries(ITEMS_FIELD)
-      .filter(([, f]) => f !== null)
-      .map(([k]) => k);
+  const spec = kindSpec(kind);
+  if (!spec?.items) {
+    const kinds = KINDS.filter((k) => k.items !== null).map((k) => k.kind);
     throw new InvalidPayloadError([{ path: 'kind', message: `streaming takes one of ${kinds.join(', ')}` }]);
   }
-  const shape = schema.shape as Record<string, z.ZodType>;
-  const items = shape[field] as z.ZodArray<z.ZodType>;
-  const header = (schema as unknown as z.ZodObject).omit({ [field]: true } as never);
-  return { field, header, item: items.element };
+  const { field } = spec.items;
+  const header = spec.schema.omit({ [field]: true } as never);
+  return { field, header, item: spec.items.schema, itemKey: (item: unknown) => spec.itemKey(item) };
 }
 
 /**
@@ -55,7 +48,7 @@ export async function publishStream(
   };
   const maxIssues = options.maxIssues ?? 20;
   const hash = streamingPayloadHash(header, schemas.field);
-  const itemKey = ITEM_KEY[header.kind];
+  const { itemKey } = schemas;
   // Keys that may repeat: the second pass tells repeats exactly among them, in bounded memory.
   const sieve = new KeySieve();
   const issues: ValidationIssue[] = [];

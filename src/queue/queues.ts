@@ -7,7 +7,7 @@ import {
   type WorkerOptions,
 } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { QUEUES } from '../producers/contract.js';
+import { QUEUES } from '../contract/index.js';
 import { operationJobOptions } from './job-options.js';
 
 /**

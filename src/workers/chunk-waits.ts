@@ -1,10 +1,14 @@
 import { DelayedError, type Job } from 'bullmq';
 import type { Kysely } from 'kysely';
-import type { PlannedChunk } from '../domain/operations/chunk-plan.js';
+import type { PlannedChunk } from '../domain/chunk-plan.js';
 import { ClaimIndex, type HeldClaim, probeFor } from '../domain/ordering/claims.js';
 import { chunkClaims } from '../domain/ordering/operation-claims.js';
-import type { ChunkGate } from '../db/chunk-transaction.js';
-import { unfinished } from '../db/operations.repository.js';
+import type { Database } from '../db/schema.js';
+import type { NamedQuery } from '../db/statements.js';
+import { kindSpec } from '../kinds/index.js';
+import type { OperationIdentity } from '../kinds/kind.js';
+import type { ChunkGate } from '../operations/chunk-work.js';
+import { unfinished } from '../operations/operation-records.js';
 import {
   awaitEarlierRecordings,
   type BlockersRow,
@@ -12,11 +16,7 @@ import {
   earlierClaims,
   findBlockers,
   recordWaitingFor,
-} from '../db/ordering.repository.js';
-import type { StatementCall } from '../db/prepared-statements.js';
-import type { Database } from '../db/schema.js';
-import type { OperationKind } from '../producers/contract.js';
-import type { OperationIdentity } from './appliers/chunk-applier.js';
+} from '../operations/ordering.sql.js';
 import type { FinishListener } from './finish-listener.js';
 
 /**
@@ -76,8 +76,10 @@ export function createChunkWaits(deps: ChunkWaitsDeps) {
     const previous = previousChunk === null ? null : { operationId, chunkIndex: previousChunk };
     const onlyPrevious = () => (previous === null ? null : gate([findBlockers(operation.seq, null, previous)], 0));
     if (unblocked.has(operationId)) return onlyPrevious();
+    const spec = kindSpec(operation.kind);
+    if (!spec) throw new Error(`operation ${operationId} has unknown kind ${operation.kind}`);
     const claims = chunkClaims(
-      operation.kind as OperationKind,
+      spec.claims,
       { enterpriseId: operation.enterprise_id ?? '', params: operation.params },
       chunk.items,
     );
@@ -91,7 +93,7 @@ export function createChunkWaits(deps: ChunkWaitsDeps) {
       remember(earlier, operationId, held.length > EARLIER_CLAIMS_KEPT ? 'many' : new ClaimIndex(held));
     });
 
-    function gate(statements: StatementCall<unknown>[], blockersAt: number, load?: (rows: unknown[][]) => void) {
+    function gate(statements: NamedQuery<unknown>[], blockersAt: number, load?: (rows: unknown[][]) => void) {
       let found: BlockersRow | undefined;
       return {
         statements,

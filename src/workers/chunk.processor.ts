@@ -1,12 +1,12 @@
 import { type Job, UnrecoverableError } from 'bullmq';
 import type { Kysely } from 'kysely';
-import { chunkJobId, chunksOfJob, chunksPerJob, type PlannedChunk } from '../domain/operations/chunk-plan.js';
-import { ORDERED_KINDS } from '../domain/operations/kind-traits.js';
-import { countByReason } from '../domain/operations/item-outcome.js';
-import { isFinal } from '../domain/operations/operation-status.js';
-import { parseOrThrow } from '../domain/operations/validation.js';
-import { type ChunkTransactionResult, type ChunkWork, runChunkTransaction } from '../db/chunk-transaction.js';
-import { recordChunkFailed, settleStatus } from '../db/operations.repository.js';
+import { chunkJobId, chunksOfJob, chunksPerJob, type PlannedChunk } from '../domain/chunk-plan.js';
+import { countByReason } from '../domain/outcomes.js';
+import { isFinal } from '../domain/operation-status.js';
+import { parseOrThrow } from '../domain/validation.js';
+import { type ChunkTransactionResult, runChunkTransaction } from '../operations/chunk-transaction.js';
+import type { ChunkWork } from '../operations/chunk-work.js';
+import { recordChunkFailed, settleStatus } from '../operations/operation-records.js';
 import type { Database } from '../db/schema.js';
 import { InvalidPayloadError, UnknownOperationError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -16,24 +16,12 @@ import {
   chunkJobSchema,
   type OperationKind,
   type OperationStatus,
-} from '../producers/contract.js';
-import type { ChunkApplier, OperationIdentity } from './appliers/chunk-applier.js';
-import { applyAssociate, applyDissociate, applySharingSet } from './appliers/member-chunk.applier.js';
-import { applySetDefault } from './appliers/set-default.applier.js';
-import { applyCouponAllocate, applyCouponIssue, applyCouponRevoke } from './appliers/coupon.appliers.js';
+} from '../contract/index.js';
+import { kindSpec } from '../kinds/index.js';
+import type { OperationIdentity } from '../kinds/kind.js';
 import { createOperationCache } from './operation-cache.js';
 import { createChunkWaits, type Held } from './chunk-waits.js';
 import type { FinishListener } from './finish-listener.js';
-
-const appliers: Record<OperationKind, ChunkApplier> = {
-  'members.associate': applyAssociate,
-  'members.dissociate': applyDissociate,
-  'sharing.set-default': applySetDefault,
-  'sharing.set': applySharingSet,
-  'coupons.issue': applyCouponIssue,
-  'coupons.allocate': applyCouponAllocate,
-  'coupons.revoke': applyCouponRevoke,
-};
 
 /** What became of one chunk of a job; a job returns one per chunk, in order. */
 export type ChunkResult =
@@ -91,10 +79,9 @@ export function createChunkProcessor(deps: ChunkProcessorDeps) {
   }
 
   function workFor(operation: OperationIdentity, chunk: PlannedChunk<unknown>): ChunkWork {
-    const applier = appliers[operation.kind as OperationKind];
-    if (!applier)
-      throw new UnrecoverableError(`operation ${operation.operation_id} has unknown kind ${operation.kind}`);
-    return applier(operation, chunk);
+    const spec = kindSpec(operation.kind);
+    if (!spec) throw new UnrecoverableError(`operation ${operation.operation_id} has unknown kind ${operation.kind}`);
+    return spec.apply(operation, chunk);
   }
 
   /**
@@ -182,7 +169,7 @@ export function createChunkProcessor(deps: ChunkProcessorDeps) {
       for (const chunk of chunks) failures.push({ chunk, error: unrecoverable(error) });
     }
     let held: Held | null = null;
-    const ordered = operation !== undefined && ORDERED_KINDS.has(operation.kind as OperationKind);
+    const ordered = operation !== undefined && kindSpec(operation.kind)?.ordered === true;
     if (operation) {
       for (const [i, chunk] of chunks.entries()) {
         try {

@@ -1,9 +1,9 @@
 import type { Queue } from 'bullmq';
 import type { Kysely } from 'kysely';
-import { isFinal } from '../domain/operations/operation-status.js';
+import { isFinal } from '../domain/operation-status.js';
 import type { Database } from '../db/schema.js';
-import { loadOperationView } from '../http/operation-view.js';
-import { JOBS } from '../producers/contract.js';
+import { loadOperationView } from '../read/operations.read.js';
+import { JOBS } from '../contract/index.js';
 
 export interface OperationFinishedEvent {
   operationId: string;

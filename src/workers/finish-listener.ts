@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { OPERATION_FINISHED_CHANNEL } from '../db/operations.repository.js';
+import { OPERATION_FINISHED_CHANNEL } from '../operations/operation-records.js';
 
 const RECONNECT_MS = 1_000;
 

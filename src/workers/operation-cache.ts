@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
-import { findOperation } from '../db/operations.repository.js';
+import { findOperation } from '../operations/operation-records.js';
 import type { Database } from '../db/schema.js';
-import type { OperationIdentity } from './appliers/chunk-applier.js';
+import type { OperationIdentity } from '../kinds/kind.js';
 
 /**
  * Remembers the fixed part of the operations this worker is applying, so each chunk of a batch

@@ -1,9 +1,9 @@
 import { type Job, UnrecoverableError } from 'bullmq';
-import { payloadHash } from '../domain/operations/payload-hash.js';
-import { recordRejectedOperation } from '../db/operations.repository.js';
+import { payloadHash } from '../domain/payload-hash.js';
+import { recordRejectedOperation } from '../operations/operation-records.js';
 import { IdempotencyConflictError, InvalidPayloadError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { operationIdSchema } from '../producers/contract.js';
+import { operationIdSchema } from '../contract/index.js';
 import { publish, type PublisherDeps } from '../producers/publisher.js';
 import type { CompletionNotifier } from './completion-events.js';
 

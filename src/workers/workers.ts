@@ -2,7 +2,7 @@ import type { Worker } from 'bullmq';
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
 import type { Logger } from '../logger.js';
-import { QUEUES } from '../producers/contract.js';
+import { QUEUES } from '../contract/index.js';
 import { promoteIfDelayed } from '../queue/promote.js';
 import { createWorker, type QueueConnection, type ServiceQueues } from '../queue/queues.js';
 import { createChunkProcessor, type ChunkProcessorDeps } from './chunk.processor.js';

@@ -1,13 +1,14 @@
-import { type Kysely, sql } from 'kysely';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chunkPathQuery } from '../../src/db/database.js';
-import { claimChunk } from '../../src/db/operations.repository.js';
-import { BEGIN, COMMIT, type StatementCall, unprepared } from '../../src/db/prepared-statements.js';
-import type { Database } from '../../src/db/schema.js';
+import { poolOf } from '../../src/db/database.js';
+import { pipelined } from '../../src/db/pipeline.js';
+import { recordsTable } from '../../src/db/records.js';
+import { BEGIN, COMMIT, namedStatement, type NamedQuery, plain } from '../../src/db/statements.js';
+import { checkChunkUnapplied } from '../../src/operations/chunk.sql.js';
 import { type Harness, startHarness } from '../support/harness.js';
 
-// The chunk path's round trips: statements bound in the extended protocol and written at once,
-// with one Sync. Workers stay off: the batches are sent by hand, on one connection.
+// The chunk path's round trips: named statements sent in pg's pipeline mode, written at once.
+// Workers stay off: the statements are sent by hand, on one client.
 let h: Harness;
 
 beforeAll(async () => {
@@ -15,36 +16,50 @@ beforeAll(async () => {
 });
 afterAll(async () => h?.close());
 
-const sender = (conn: Kysely<Database>) => async (statements: StatementCall<unknown>[]) =>
-  (await conn.executeQuery(chunkPathQuery(statements))).rows;
+async function onOneClient<T>(
+  run: (send: (queries: readonly NamedQuery<unknown>[]) => Promise<unknown[][]>) => Promise<T>,
+) {
+  const client = await poolOf(h.service.db).connect();
+  try {
+    return await run((queries) => pipelined(client, queries));
+  } finally {
+    client.release();
+  }
+}
 
-describe('a chunk path query', () => {
+const echo = namedStatement(
+  'test_echo',
+  (text: string, flag: boolean | null, n: number) =>
+    sql<{
+      text: string;
+      flag: boolean | null;
+      n: number;
+    }>`SELECT ${text}::text AS text, ${flag}::bool AS flag, ${n}::int8 AS n`,
+);
+
+describe('statements pipelined on one client', () => {
   it('answers one row set per statement, in order, BEGIN and COMMIT included, and reads no parameter as SQL', async () => {
-    const rows = await h.service.db.connection().execute(async (conn) => {
-      const send = sender(conn);
-      return send([
-        BEGIN,
-        claimChunk.call("x'); DROP TABLE operations; --\\", 0),
-        unprepared('SELECT 2 AS two'),
-        COMMIT,
-      ]);
-    });
+    const rows = await onOneClient((send) =>
+      send([BEGIN, checkChunkUnapplied("x'); DROP TABLE operations; --\\", 0), plain('SELECT 2 AS two'), COMMIT]),
+    );
     expect(rows).toEqual([[], [], [{ two: 2 }], []]);
     expect(await sql`SELECT count(*)::int AS n FROM operations`.execute(h.service.db)).toMatchObject({
       rows: [{ n: 0 }],
     });
   });
 
-  it('stops at the statement that fails, and leaves the connection usable once rolled back', async () => {
-    await h.service.db.connection().execute(async (conn) => {
-      const send = sender(conn);
+  it('binds a named statement by name again with other values', async () => {
+    const rows = await onOneClient((send) => send([echo('a,"b"', null, 1), echo('{}', true, 2 ** 40)]));
+    expect(rows).toEqual([[{ text: 'a,"b"', flag: null, n: 1 }], [{ text: '{}', flag: true, n: 2 ** 40 }]]);
+  });
+
+  it('fails on the first statement that fails; the rest of its transaction does nothing and the client goes on', async () => {
+    await onOneClient(async (send) => {
       await expect(
-        send([BEGIN, unprepared('SELECT 1 / 0'), unprepared('CREATE TABLE never_created (id int)'), COMMIT]),
+        send([BEGIN, plain('SELECT 1 / 0'), plain('CREATE TABLE never_created (id int)'), COMMIT]),
       ).rejects.toMatchObject({ code: '22012' });
-      // Still inside the failed transaction: everything up to the Sync was skipped, COMMIT included.
-      await expect(send([unprepared('SELECT 1 AS one')])).rejects.toMatchObject({ code: '25P02' });
-      await sql`ROLLBACK`.execute(conn);
-      expect(await send([BEGIN, unprepared('SELECT 3 AS three'), COMMIT])).toEqual([[], [{ three: 3 }], []]);
+      // COMMIT of a failed transaction rolled it back: the client is outside any transaction.
+      expect(await send([BEGIN, plain('SELECT 3 AS three'), COMMIT])).toEqual([[], [{ three: 3 }], []]);
     });
     const created = await sql<{
       n: number;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runChunkTransaction } from '../../src/db/chunk-transaction.js';
-import { findOperation } from '../../src/db/operations.repository.js';
-import { applyCouponAllocate } from '../../src/workers/appliers/coupon.appliers.js';
+import { runChunkTransaction } from '../../src/operations/chunk-transaction.js';
+import { findOperation } from '../../src/operations/operation-records.js';
+import { couponsAllocate } from '../../src/kinds/coupons/allocate.kind.js';
 import { chunksByHand, movedAfterRead } from '../support/chunks-by-hand.js';
 import { type Harness, memberIds, startHarness } from '../support/harness.js';
 
@@ -106,7 +106,7 @@ describe('allocations drawn from a coupon read without its lock', () => {
     // Another writer leaves 120.00 between the read and the draw: the chunk read the full face
     // value and draws 250.00.
     const moved = movedAfterRead(
-      applyCouponAllocate(operation, chunk),
+      couponsAllocate.apply(operation, chunk),
       `UPDATE coupons SET balance_cents = 12000 WHERE coupon_id = 'C-draw-moved'`,
     );
 

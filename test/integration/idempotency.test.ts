@@ -1,10 +1,10 @@
 import type { Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runChunkTransaction } from '../../src/db/chunk-transaction.js';
-import { findOperation, settleStatus } from '../../src/db/operations.repository.js';
-import type { ChunkApplier } from '../../src/workers/appliers/chunk-applier.js';
-import { applySharingSet } from '../../src/workers/appliers/member-chunk.applier.js';
-import { applySetDefault } from '../../src/workers/appliers/set-default.applier.js';
+import type { AnyKindSpec } from '../../src/kinds/index.js';
+import { runChunkTransaction } from '../../src/operations/chunk-transaction.js';
+import { findOperation, settleStatus } from '../../src/operations/operation-records.js';
+import { sharingSetDefault } from '../../src/kinds/sharing/set-default.kind.js';
+import { sharingSet } from '../../src/kinds/sharing/sharing-set.kind.js';
 import { chunksByHand, sortedOutcomes } from '../support/chunks-by-hand.js';
 import { type Harness, memberIds, startHarness } from '../support/harness.js';
 
@@ -161,9 +161,9 @@ describe('publication order', () => {
       memberIds: ids.slice(0, 60),
     });
     // The later publication is applied first.
-    const disabled = await applyPastTheWait(disable, applySharingSet);
+    const disabled = await applyPastTheWait(disable, sharingSet);
     expect(disabled.counts).toMatchObject({ unchanged: 60 });
-    const enabled = await applyPastTheWait(enable, applySharingSet);
+    const enabled = await applyPastTheWait(enable, sharingSet);
     expect(enabled).toMatchObject({ status: 'completed', counts: { applied: 60, superseded: 60, rejected: 0 } });
 
     const first = await h.request('GET', `/v1/enterprises/E-ord/members/${ids[0]}`);
@@ -180,20 +180,20 @@ describe('publication order', () => {
   it('an older switch change applied late leaves the newer one in place', async () => {
     const on = await h.publish({ kind: 'sharing.set-default', enterpriseId: 'E-sw', shareWithNewMembers: true });
     const off = await h.publish({ kind: 'sharing.set-default', enterpriseId: 'E-sw', shareWithNewMembers: false });
-    await applyPastTheWait(off, applySetDefault);
-    expect((await applyPastTheWait(on, applySetDefault)).counts).toMatchObject({ superseded: 1, applied: 0 });
+    await applyPastTheWait(off, sharingSetDefault);
+    expect((await applyPastTheWait(on, sharingSetDefault)).counts).toMatchObject({ superseded: 1, applied: 0 });
     expect((await h.request('GET', '/v1/enterprises/E-sw')).body.shareWithNewMembers).toBe(false);
   });
 });
 
 /** Applies every chunk of the operation in its own transaction, as the processor would, without waiting. */
-async function applyPastTheWait(operationId: string, applier: ChunkApplier) {
+async function applyPastTheWait(operationId: string, kind: Pick<AnyKindSpec, 'apply'>) {
   const operation = (await findOperation(h.service.db, operationId))!;
   for (let chunkIndex = 0; chunkIndex < operation.chunks_total!; chunkIndex += 1) {
     const result = await runChunkTransaction(
       h.service.db,
       { operationId, chunkIndex },
-      applier(operation, (await chunkJob(operationId, chunkIndex)).data),
+      kind.apply(operation, (await chunkJob(operationId, chunkIndex)).data),
     );
     if (result.claimed && result.progress) await settleStatus(h.service.db, operationId, result.progress);
   }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAX_CHUNKS_PER_JOB } from '../../src/domain/operations/chunk-plan.js';
+import { MAX_CHUNKS_PER_JOB } from '../../src/domain/chunk-plan.js';
 import { type Harness, memberIds, startHarness } from '../support/harness.js';
 
 // The default body limit (16 MiB) takes a 200,000-member operation in one request (SPEC §5).

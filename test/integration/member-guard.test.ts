@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runChunkTransaction } from '../../src/db/chunk-transaction.js';
-import { findOperation } from '../../src/db/operations.repository.js';
-import { applySharingSet } from '../../src/workers/appliers/member-chunk.applier.js';
+import { runChunkTransaction } from '../../src/operations/chunk-transaction.js';
+import { findOperation } from '../../src/operations/operation-records.js';
+import { sharingSet } from '../../src/kinds/sharing/sharing-set.kind.js';
 import { chunksByHand, movedAfterRead } from '../support/chunks-by-hand.js';
 import { type Harness, memberIds, startHarness } from '../support/harness.js';
 
@@ -23,7 +23,7 @@ afterAll(async () => h?.close());
 async function sharingChunkMovedAfterRead(enabled: boolean, movedMember: string) {
   const operationId = await h.publish({ kind: 'sharing.set', enterpriseId: 'E-guard', enabled, memberIds: members });
   const operation = (await findOperation(h.service.db, operationId))!;
-  const work = applySharingSet(operation, (await byHand.chunkJob(operationId, 0)).data);
+  const work = sharingSet.apply(operation, (await byHand.chunkJob(operationId, 0)).data);
   const moved = movedAfterRead(work, `UPDATE members SET last_seq = last_seq + 1 WHERE member_id = '${movedMember}'`);
   return { operationId, operation, moved };
 }

@@ -1,7 +1,7 @@
 import type { Job } from 'bullmq';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chunksPerJob } from '../../src/domain/operations/chunk-plan.js';
+import { chunksPerJob } from '../../src/domain/chunk-plan.js';
 import { createLogger } from '../../src/logger.js';
 import { chunkJobOptions } from '../../src/queue/job-options.js';
 import { createChunkProcessor } from '../../src/workers/chunk.processor.js';

@@ -1,7 +1,7 @@
 import { Queue, QueueEvents } from 'bullmq';
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { operationJsonSchema } from '../../src/producers/json-schema.js';
+import { operationJsonSchema } from '../../src/contract/json-schema.js';
 import { type Harness, memberIds, startHarness } from '../support/harness.js';
 import { REDIS_URL } from '../support/servers.js';
 

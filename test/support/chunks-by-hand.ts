@@ -1,11 +1,11 @@
 import type { Job } from 'bullmq';
-import type { ChunkWork, ReadRows } from '../../src/db/chunk-transaction.js';
-import { chunkJobId, chunkJobIds, chunksPerJob } from '../../src/domain/operations/chunk-plan.js';
-import { findOperation } from '../../src/db/operations.repository.js';
-import { unprepared } from '../../src/db/prepared-statements.js';
+import type { ChunkWork } from '../../src/operations/chunk-work.js';
+import { chunkJobId, chunkJobIds, chunksPerJob } from '../../src/domain/chunk-plan.js';
+import { findOperation } from '../../src/operations/operation-records.js';
+import { plain } from '../../src/db/statements.js';
 import { createLogger } from '../../src/logger.js';
-import type { ChunkJob } from '../../src/producers/contract.js';
-import type { OperationView } from '../../src/http/operation-view.js';
+import type { ChunkJob } from '../../src/contract/index.js';
+import type { OperationView } from '../../src/read/operations.read.js';
 import { type ChunkResult, createChunkProcessor } from '../../src/workers/chunk.processor.js';
 import type { Harness } from './harness.js';
 
@@ -58,8 +58,8 @@ export function movedAfterRead(work: ChunkWork, statement: string): { work: Chun
   return {
     fallbackRuns: () => runs,
     work: {
-      reads: [...work.reads, unprepared(statement)],
-      decide: (rows: ReadRows) => work.decide(rows),
+      reads: [...work.reads, plain(statement)],
+      decide: (rows) => work.decide(rows),
       fallback:
         work.fallback &&
         (() => {

@@ -1,9 +1,9 @@
 import type { Job } from 'bullmq';
 import { loadConfig, type Config } from '../../src/config.js';
-import type { OperationView } from '../../src/http/operation-view.js';
+import type { OperationView } from '../../src/read/operations.read.js';
 import { awaitFinalOperation } from '../../src/producers/await-operation.js';
 import { createLogger } from '../../src/logger.js';
-import type { ChunkJob } from '../../src/producers/contract.js';
+import type { ChunkJob } from '../../src/contract/index.js';
 import { type Service, startService } from '../../src/service.js';
 import { isolate, type Isolated } from './isolation.js';
 import { REDIS_URL } from './servers.js';

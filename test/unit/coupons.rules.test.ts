@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { decideIssue } from '../../src/domain/coupons/coupon-issue.rules.js';
+import { decideIssue } from '../../src/kinds/coupons/coupon-issue.rules.js';
 import {
   decideAllocations,
   decideRevocations,
   holdsForAnyCoveringBalance,
   type MemberLedgerState,
-} from '../../src/domain/coupons/coupon-ledger.rules.js';
-import { type CouponState, isAllocatable } from '../../src/domain/coupons/coupon.rules.js';
-import { formatCents, parseAmount } from '../../src/domain/coupons/money.js';
-import { amountSchema } from '../../src/producers/contract.js';
+} from '../../src/kinds/coupons/coupon-ledger.rules.js';
+import { type CouponState, isAllocatable } from '../../src/kinds/coupons/coupon.rules.js';
+import { formatCents, parseAmount } from '../../src/domain/money.js';
+import { amountSchema } from '../../src/contract/index.js';
 
 describe('money', () => {
   it('parses decimal strings into exact cents and back', () => {

@@ -8,9 +8,9 @@ import {
   MAX_CHUNKS_PER_JOB,
   planChunkJobs,
   planChunks,
-} from '../../src/domain/operations/chunk-plan.js';
-import { statusAfterChunk } from '../../src/domain/operations/operation-status.js';
-import { canonicalJson, payloadHash, streamingPayloadHash } from '../../src/domain/operations/payload-hash.js';
+} from '../../src/domain/chunk-plan.js';
+import { statusAfterChunk } from '../../src/domain/operation-status.js';
+import { canonicalJson, payloadHash, streamingPayloadHash } from '../../src/domain/payload-hash.js';
 
 async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { exactRepeats, KeySieve, repeatsAmong, repeatsOf } from '../../src/domain/operations/repeats.js';
+import { exactRepeats, KeySieve, repeatsAmong, repeatsOf } from '../../src/domain/repeats.js';
 import {
   type Claim,
   ClaimIndex,
@@ -12,6 +12,9 @@ import {
   writes,
 } from '../../src/domain/ordering/claims.js';
 import { chunkClaims, operationClaims, TRACKED_ITEMS_MAX } from '../../src/domain/ordering/operation-claims.js';
+import { couponsAllocate } from '../../src/kinds/coupons/allocate.kind.js';
+import { membersAssociate } from '../../src/kinds/members/associate.kind.js';
+import { sharingSet } from '../../src/kinds/sharing/sharing-set.kind.js';
 
 describe('claims', () => {
   it('names the classes a path lies below, nearest first', () => {
@@ -66,13 +69,13 @@ describe('claims', () => {
 describe('what operations claim', () => {
   const header = { enterpriseId: 'E1', params: { couponId: 'C1' } };
   it('claims a small batch item by item and a large one by class', () => {
-    expect(operationClaims('sharing.set', header, ['m1', 'm2'])).toEqual([
+    expect(operationClaims(sharingSet.claims, header, ['m1', 'm2'])).toEqual([
       writes('E1/member/m1'),
       writes('E1/member/m2'),
     ]);
     const many = Array.from({ length: TRACKED_ITEMS_MAX + 1 }, (_, i) => `m${i}`);
-    expect(operationClaims('sharing.set', header, many)).toEqual([writes('E1/member/*')]);
-    expect(operationClaims('members.associate', header, null)).toEqual([
+    expect(operationClaims(sharingSet.claims, header, many)).toEqual([writes('E1/member/*')]);
+    expect(operationClaims(membersAssociate.claims, header, null)).toEqual([
       reads('E1/switch'),
       writes('member/*'),
       writes('E1/member/*'),
@@ -80,12 +83,12 @@ describe('what operations claim', () => {
   });
 
   it('an allocation writes its coupon and reads its members; one chunk claims its own items', () => {
-    const claims: Claim[] = chunkClaims('coupons.allocate', header, [{ memberId: 'm1', amount: '1.00' }]);
+    const claims: Claim[] = chunkClaims(couponsAllocate.claims, header, [{ memberId: 'm1' }]);
     expect(claims).toEqual([writes('E1/coupon/C1'), reads('E1/member/m1')]);
     // Allocations on different coupons do not conflict; an association of the member does.
-    const other = chunkClaims('coupons.allocate', { ...header, params: { couponId: 'C2' } }, [{ memberId: 'm1' }]);
+    const other = chunkClaims(couponsAllocate.claims, { ...header, params: { couponId: 'C2' } }, [{ memberId: 'm1' }]);
     expect(claims.some((a) => other.some((b) => conflict(a, b)))).toBe(false);
-    const join = chunkClaims('members.associate', header, ['m1']);
+    const join = chunkClaims(membersAssociate.claims, header, ['m1']);
     expect(claims.some((a) => join.some((b) => conflict(a, b)))).toBe(true);
   });
 });

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { decideMemberChunk } from '../../src/domain/members/member-chunk.rules.js';
-import type { MemberState } from '../../src/domain/members/member-state.js';
-import { decideAssociate, decideDissociate } from '../../src/domain/members/membership.rules.js';
-import { decideSetDefault, decideSharingSet } from '../../src/domain/sharing/sharing.rules.js';
+import { decideMemberChunk } from '../../src/kinds/members/member-chunk.rules.js';
+import type { MemberState } from '../../src/kinds/members/member-state.js';
+import { decideAssociate, decideDissociate } from '../../src/kinds/members/membership.rules.js';
+import { decideSetDefault, decideSharingSet } from '../../src/kinds/sharing/sharing.rules.js';
 
 const ctx = { seq: 10, enterpriseId: 'E1' };
 const item = { position: 0, memberId: 'm1' };

@@ -1,0 +1,32 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '../db/schema.js';
+
+export interface EnterpriseView {
+  enterpriseId: string;
+  shareWithNewMembers: boolean;
+  memberCount: number;
+  sharingEnabledCount: number;
+}
+
+export async function findEnterprise(db: Kysely<Database>, enterpriseId: string): Promise<EnterpriseView | undefined> {
+  const enterprise = await db
+    .selectFrom('enterprises')
+    .select(['enterprise_id', 'share_with_new_members'])
+    .where('enterprise_id', '=', enterpriseId)
+    .executeTakeFirst();
+  if (!enterprise) return undefined;
+  const counts = await db
+    .selectFrom('members')
+    .select((eb) => [
+      eb.fn.countAll<number>().as('member_count'),
+      eb.fn.count<number>('member_id').filterWhere('sharing_enabled', '=', true).as('sharing_enabled_count'),
+    ])
+    .where('enterprise_id', '=', enterpriseId)
+    .executeTakeFirstOrThrow();
+  return {
+    enterpriseId: enterprise.enterprise_id,
+    shareWithNewMembers: enterprise.share_with_new_members,
+    memberCount: Number(counts.member_count),
+    sharingEnabledCount: Number(counts.sharing_enabled_count),
+  };
+}

@@ -1,0 +1,69 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '../db/schema.js';
+import { iso, PAGE_SIZE, type Page, pageOf } from './page.js';
+
+export interface MemberView {
+  enterpriseId: string;
+  memberId: string;
+  sharingEnabled: boolean;
+  associatedAt: string | null;
+}
+
+export interface SharingHistoryView {
+  operationId: string;
+  action: string;
+  sharingBefore: boolean | null;
+  sharingAfter: boolean | null;
+  outcome: string;
+  at: string;
+}
+
+/** The member as a member of the enterprise; undefined when it is not one. */
+export async function findMember(
+  db: Kysely<Database>,
+  enterpriseId: string,
+  memberId: string,
+): Promise<MemberView | undefined> {
+  const row = await db
+    .selectFrom('members')
+    .select(['member_id', 'sharing_enabled', 'associated_at'])
+    .where('member_id', '=', memberId)
+    .where('enterprise_id', '=', enterpriseId)
+    .executeTakeFirst();
+  return (
+    row && {
+      enterpriseId,
+      memberId: row.member_id,
+      sharingEnabled: row.sharing_enabled,
+      associatedAt: row.associated_at ? iso(row.associated_at) : null,
+    }
+  );
+}
+
+/** Newest first; the cursor is the last row id of the previous page. */
+export async function listSharingHistory(
+  db: Kysely<Database>,
+  enterpriseId: string,
+  memberId: string,
+  beforeId: number | null,
+): Promise<Page<SharingHistoryView>> {
+  let query = db
+    .selectFrom('sharing_history')
+    .selectAll()
+    .where('member_id', '=', memberId)
+    .where('enterprise_id', '=', enterpriseId);
+  if (beforeId !== null) query = query.where('id', '<', beforeId);
+  const rows = await query.orderBy('id', 'desc').limit(PAGE_SIZE).execute();
+  return pageOf(
+    rows,
+    (r) => r.id,
+    (r) => ({
+      operationId: r.operation_id,
+      action: r.action,
+      sharingBefore: r.sharing_before,
+      sharingAfter: r.sharing_after,
+      outcome: r.outcome,
+      at: r.created_at.toISOString(),
+    }),
+  );
+}

@@ -1,0 +1,105 @@
+import type { Kysely } from 'kysely';
+import { isFinal } from '../domain/operation-status.js';
+import type { Database, OperationRow } from '../db/schema.js';
+import { findOperation, unfinished } from '../operations/operation-records.js';
+import { PAGE_SIZE, type Page, pageOf } from './page.js';
+
+/** An operation as its publisher sees it: HTTP, the producer library and the completion events. */
+export interface OperationView {
+  operationId: string;
+  kind: string;
+  enterpriseId: string | null;
+  status: string;
+  progress: { chunksDone: number; chunksTotal: number | null; itemsDone: number; itemsTotal: number };
+  counts: { applied: number; unchanged: number; superseded: number; rejected: number };
+  rejectedByReason: Record<string, number>;
+  /**
+   * Operations published earlier, still unfinished, that this one's chunks wait for (they touch
+   * the same members, coupons or switch); empty when nothing is in its way.
+   */
+  waitingFor: string[];
+  error: unknown;
+  createdAt: string;
+  finishedAt: string | null;
+}
+
+export interface RejectionView {
+  position: number;
+  memberId?: string;
+  couponId?: string;
+  reason: string;
+}
+
+export function toOperationView(
+  row: OperationRow,
+  rejectedByReason: Record<string, number>,
+  waitingFor: string[] = [],
+): OperationView {
+  return {
+    operationId: row.operation_id,
+    kind: row.kind,
+    enterpriseId: row.enterprise_id,
+    status: row.status,
+    progress: {
+      chunksDone: row.chunks_done + row.chunks_failed,
+      chunksTotal: row.chunks_total,
+      itemsDone: row.items_done,
+      itemsTotal: row.items_total,
+    },
+    counts: { applied: row.applied, unchanged: row.unchanged, superseded: row.superseded, rejected: row.rejected },
+    rejectedByReason,
+    waitingFor,
+    error: row.error ?? null,
+    createdAt: row.created_at.toISOString(),
+    finishedAt: row.finished_at ? new Date(row.finished_at).toISOString() : null,
+  };
+}
+
+export async function loadOperationView(db: Kysely<Database>, operationId: string): Promise<OperationView | undefined> {
+  const row = await findOperation(db, operationId);
+  return row && viewOf(db, row);
+}
+
+/** The view of an operation already read. */
+export async function viewOf(db: Kysely<Database>, row: OperationRow): Promise<OperationView> {
+  const waitingFor = !isFinal(row.status) && row.waiting_for?.length ? await unfinished(db, row.waiting_for) : [];
+  return toOperationView(row, row.rejected > 0 ? await rejectionsByReason(db, row.operation_id) : {}, waitingFor);
+}
+
+export async function rejectionsByReason(db: Kysely<Database>, operationId: string): Promise<Record<string, number>> {
+  const rows = await db
+    .selectFrom('operation_rejections')
+    .select(['reason', (eb) => eb.fn.countAll<number>().as('n')])
+    .where('operation_id', '=', operationId)
+    .groupBy('reason')
+    .execute();
+  return Object.fromEntries(rows.map((r) => [r.reason, Number(r.n)]));
+}
+
+/** The operation's rejected items by position, from after `afterPosition` (-1: from the first). */
+export async function listRejections(
+  db: Kysely<Database>,
+  operationId: string,
+  afterPosition: number,
+  limit = PAGE_SIZE,
+): Promise<Page<RejectionView>> {
+  const rows = await db
+    .selectFrom('operation_rejections')
+    .select(['position', 'member_id', 'coupon_id', 'reason'])
+    .where('operation_id', '=', operationId)
+    .where('position', '>', afterPosition)
+    .orderBy('position')
+    .limit(limit)
+    .execute();
+  return pageOf(
+    rows,
+    (r) => r.position,
+    (r) => ({
+      position: r.position,
+      ...(r.member_id !== null && { memberId: r.member_id }),
+      ...(r.coupon_id !== null && { couponId: r.coupon_id }),
+      reason: r.reason,
+    }),
+    limit,
+  );
+}
