@@ -10,13 +10,7 @@ import { recordChunkFailed, settleStatus } from '../operations/operation-records
 import type { Database } from '../db/schema.js';
 import { InvalidPayloadError, UnknownOperationError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import {
-  CHUNK_SIZE,
-  type ChunkJob,
-  chunkJobSchema,
-  type OperationKind,
-  type OperationStatus,
-} from '../contract/index.js';
+import { CHUNK_SIZE, type ChunkJob, chunkJobSchema, type OperationStatus } from '../contract/index.js';
 import { kindSpec } from '../kinds/index.js';
 import type { OperationIdentity } from '../kinds/kind.js';
 import { createOperationCache } from './operation-cache.js';

@@ -2,7 +2,6 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { poolOf } from '../../src/db/database.js';
 import { pipelined } from '../../src/db/pipeline.js';
-import { recordsTable } from '../../src/db/records.js';
 import { BEGIN, COMMIT, namedStatement, type NamedQuery, plain } from '../../src/db/statements.js';
 import { checkChunkUnapplied } from '../../src/operations/chunk.sql.js';
 import { type Harness, startHarness } from '../support/harness.js';
