@@ -2,7 +2,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Harness, memberIds, startHarness } from '../../support/harness.js';
 import { expectLedgerConsistent, ledgerPublisher } from '../../support/ledger-check.js';
-import { pollUntil, serviceEnv, sleep, spawnService, stopChildren } from '../../support/processes.js';
+import { pollUntil, serviceEnv, spawnService, stopChildren } from '../../support/processes.js';
 import { waitForFinal, waitForProgress } from '../../support/progress.js';
 
 // Fault: a deploy or a scale-down sends SIGTERM to a worker in the middle of a batch. It must stop
@@ -70,14 +70,26 @@ describe('SIGTERM to a worker during a batch', () => {
     const atSignal = await waitForProgress(h.service.db, sharing, () => true);
     const signalledAt = Date.now();
     first.kill('SIGTERM');
-    // The worker must wait for the blocked chunk rather than exit under it.
-    await sleep(2_000);
+    let exitedAt: number | null = null;
+    const exited = first.exited(GRACE_MS + 10_000).then((how) => ((exitedAt = Date.now()), how));
+    // The worker stops taking chunks and lets the others end; the blocked one is all it has left.
+    await pollUntil(
+      'the worker shutting down with only the blocked chunk active',
+      async () =>
+        first.output().includes('shutting down') && (await h.service.queues.chunks.getActiveCount()) === 1
+          ? true
+          : undefined,
+      { timeoutMs: GRACE_MS, intervalMs: 20 },
+    );
+    // It waits for that chunk rather than exit under it.
+    expect(first.running()).toBe(true);
     expect(first.output()).not.toContain('"msg":"stopped"');
+    const releasedAt = Date.now();
     await lock.query('COMMIT');
-    const exit = await first.exited(GRACE_MS + 10_000);
+    const exit = await exited;
     const exitMs = Date.now() - signalledAt;
     expect(exit).toEqual({ code: 0, signal: null });
-    expect(exitMs).toBeGreaterThanOrEqual(2_000);
+    expect(exitedAt!).toBeGreaterThanOrEqual(releasedAt);
     expect(exitMs).toBeLessThan(GRACE_MS);
     expect(first.output()).toContain('"msg":"stopped"');
     expect(first.output()).not.toContain('grace period over');

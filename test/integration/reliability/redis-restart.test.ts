@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProducer, type Producer } from '../../../src/producers/index.js';
 import { type Harness, memberIds, startHarness } from '../../support/harness.js';
 import { expectLedgerConsistent, ledgerPublisher } from '../../support/ledger-check.js';
-import { pollUntil, type PrivateRedis, sleep, startPrivateRedis, stopChildren } from '../../support/processes.js';
+import { pollUntil, type PrivateRedis, startPrivateRedis, stopChildren } from '../../support/processes.js';
 import { progressOf, waitForFinal, waitForProgress } from '../../support/progress.js';
 
 // Fault: Redis goes away in the middle of a batch and comes back. The service runs against a
@@ -95,7 +95,10 @@ async function publishAcross(tag: string, offset: number, outage: () => Promise<
       stop = true;
     }
   })();
-  await sleep(30);
+  // Redis goes away while publishes are in flight: once the first has been accepted.
+  await pollUntil('a publish accepted before the outage', async () => (result.accepted > 0 ? true : undefined), {
+    intervalMs: 5,
+  });
   await outage();
   stop = true;
   await loop;
