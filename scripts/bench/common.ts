@@ -26,6 +26,15 @@ export interface ReferenceRun {
   cpu: CpuReport;
 }
 
+/** One round of a scenario: the service and the two hand-written references, on the same work. */
+export interface Round {
+  service: ServiceRun;
+  /** Three statements per chunk, in a transaction that locks the rows it changes. */
+  reference: ReferenceRun;
+  /** One statement per chunk, no explicit locks: the leanest hand-written SQL. */
+  lean: ReferenceRun;
+}
+
 export const log = (message: string) => process.stderr.write(`${new Date().toISOString().slice(11, 23)} ${message}\n`);
 
 export function slices<T>(items: readonly T[], size = CHUNK): T[][] {

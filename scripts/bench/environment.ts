@@ -16,6 +16,14 @@ export interface BenchEnvironment {
   dispose(): Promise<void>;
 }
 
+// Counts, sums and sequences as numbers, as the service's own pool reads them (src/db/database.ts):
+// the checks compare them with numbers. That pool sets its parser on its clients only, no longer
+// globally, so this pool needs one of its own. Every bigint here stays far below 2^53.
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === pg.types.builtins.INT8 ? Number : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
+
 function withDatabase(url: string, name: string): string {
   const parsed = new URL(url);
   parsed.pathname = `/${name}`;
@@ -87,7 +95,7 @@ export async function createEnvironment(options: {
       await db.destroy();
     }
     // Idle connections stay open, so the CPU meter finds the same backends at the start and the end of a phase.
-    pool = new pg.Pool({ connectionString: databaseUrl, max: options.poolSize, idleTimeoutMillis: 0 });
+    pool = new pg.Pool({ connectionString: databaseUrl, max: options.poolSize, idleTimeoutMillis: 0, types });
     pool.on('error', (error) => {
       if (!disposing) console.error('bench pool:', error.message);
     });

@@ -2,12 +2,24 @@ import type { ReferenceRun, ServiceRun } from './common.js';
 import { type CpuReport, msPerThousand } from './cpu-usage.js';
 import type { PublishRun } from './publishing.bench.js';
 
-/** The median round (by ratio), and every round's ratio in the order they ran. */
-export interface Comparison {
+/** The service against one hand-written side: the median round by their ratio, and every round's ratio in the order they ran. */
+export interface Pairing {
   service: ServiceRun;
+  /** The hand-written side's run in that round. */
   reference: ReferenceRun;
   ratio: number;
+  /** The round (from 1) whose ratio is the median. */
+  medianRound: number;
   rounds: number[];
+}
+
+/**
+ * The service against the reference and, in `lean`, against the lean reference. Each pairing's
+ * median round is picked by its own ratio: the two may be different rounds, with different
+ * service runs, so each ratio is the one measured in a single round, not a quotient of two medians.
+ */
+export interface Comparison extends Pairing {
+  lean: Pairing;
 }
 
 export interface BenchResults {
@@ -45,17 +57,24 @@ function cpuLine(cpu: CpuReport, items: number, clientLabel: string, client: num
   );
 }
 
+const everyRound = (p: Pairing) => p.rounds.map((x) => x.toFixed(2)).join(', ');
+
 function comparison(label: string, unit: string, r: Comparison, warmUp: number): string[] {
-  const { service, reference } = r;
+  const { service, reference, lean } = r;
   const warmedBy = warmUp > 0 ? `, after a warm-up round of ${warmUp}` : '';
   return [
-    `${label} (the median of ${r.rounds.length} rounds by ratio${warmedBy}; every round: ${r.rounds.map((x) => x.toFixed(2)).join(', ')})`,
+    `${label} (the median of ${r.rounds.length} rounds by ratio, picked for each ratio on its own${warmedBy}; every round: ${everyRound(r)})`,
     `  service    ${service.items} ${unit} in ${service.seconds.toFixed(2)} s = ${rate(service.rate)} ${unit}/s ` +
       `(publish → operation final; publishing itself took ${service.publishSeconds.toFixed(2)} s)`,
     `  reference  ${reference.items} ${unit} in ${reference.seconds.toFixed(2)} s = ${rate(reference.rate)} ${unit}/s (hand-written pg, ${reference.connections} connections)`,
-    `  ratio      service/reference = ${r.ratio.toFixed(2)}`,
+    `  ratio      service/reference = ${r.ratio.toFixed(2)} (round ${r.medianRound})`,
+    `  lean       ${lean.reference.items} ${unit} in ${lean.reference.seconds.toFixed(2)} s = ${rate(lean.reference.rate)} ${unit}/s ` +
+      `(hand-written pg, one statement per chunk, ${lean.reference.connections} connections)`,
+    `  ratio      service/lean = ${lean.ratio.toFixed(2)} (round ${lean.medianRound}, service ${rate(lean.service.rate)} ${unit}/s there; ` +
+      `every round: ${everyRound(lean)})`,
     `  service    ${cpuLine(service.cpu, service.items, 'worker', service.cpu.workers)}, bench process ${msPerThousand(service.cpu.bench, service.items).toFixed(0)}`,
     `  reference  ${cpuLine(reference.cpu, reference.items, 'client', reference.cpu.bench)}`,
+    `  lean       ${cpuLine(lean.reference.cpu, lean.reference.items, 'client', lean.reference.cpu.bench)}`,
     `  worker RSS peak ${mib(service.rss.maxPerProcess)} per process (sampled every 100 ms; sum over processes ${mib(service.rss.sum)})`,
     `  Redis      used_memory ${mib(service.redis.baseline)} before → ${mib(service.redis.peakUsed)} at the peak sample; ` +
       `used_memory_peak then ${mib(service.redis.serverPeakAtSample)} (server-wide)`,

@@ -1,10 +1,11 @@
+import type pg from 'pg';
 import type { Producer } from '../../src/producers/index.js';
 import type { CompletionWaiter } from './completion-waiter.js';
 import { type CpuMeter, type CpuReport, msPerThousand } from './cpu-usage.js';
 import type { BenchEnvironment } from './environment.js';
 import type { RedisMemorySampler } from './redis-memory.js';
 import type { WorkerProcesses } from './worker-processes.js';
-import { log, type ServiceRun } from './common.js';
+import { log, type ReferenceRun, runLanes, type ServiceRun } from './common.js';
 
 export const ENTERPRISE = 'E-bench';
 
@@ -24,10 +25,10 @@ export interface ScenarioContext {
 }
 
 /**
- * The moment a measured phase starts, service or reference. A checkpoint first: both sides then
- * start with nothing dirty, and each pays for the full-page images of the pages it touches first.
- * Without it, the checkpoint that max_wal_size forces every few phases landed in one side's run
- * or the other's at random, and cost that side up to a fifth of its rate.
+ * The moment a measured phase starts, the service's or a hand-written one. A checkpoint first: every
+ * side then starts with nothing dirty, and each pays for the full-page images of the pages it
+ * touches first. Without it, the checkpoint that max_wal_size forces every few phases landed in one
+ * side's run or another's at random, and cost that side up to a fifth of its rate.
  */
 export async function startPhase(ctx: ScenarioContext): Promise<void> {
   await ctx.env.pool.query('CHECKPOINT');
@@ -35,20 +36,21 @@ export async function startPhase(ctx: ScenarioContext): Promise<void> {
 }
 
 /**
- * Both sides of a round: the service first in odd rounds, the reference first in even ones, so
- * that whatever drifts during a run (the machine's speed, the tables' layout) favours neither.
+ * Every side of a round, one after the other, in the order `sides` lists them but starting one
+ * side further along each round (round 1 from the first, round 2 from the second, ...): over as
+ * many rounds as there are sides, each side runs once in each position, so that whatever drifts
+ * during a round (the machine's speed, the tables' layout) favours none of them.
  */
-export async function bothSides<S, R>(
+export async function inTurn<T extends object>(
   round: number,
-  service: () => Promise<S>,
-  reference: () => Promise<R>,
-): Promise<{ service: S; reference: R }> {
-  if (round % 2 === 1) {
-    const s = await service();
-    return { service: s, reference: await reference() };
-  }
-  const r = await reference();
-  return { service: await service(), reference: r };
+  sides: { [K in keyof T]: () => Promise<T[K]> },
+): Promise<T> {
+  const names = Object.keys(sides) as (keyof T)[];
+  // Round 0 (the warm-up) too: a remainder that is never negative.
+  const first = (((round - 1) % names.length) + names.length) % names.length;
+  const results: Partial<T> = {};
+  for (const name of [...names.slice(first), ...names.slice(0, first)]) results[name] = await sides[name]();
+  return results as T;
 }
 
 /** One side of a round: announced, run, its rate logged, then the tables put back for the next. */
@@ -93,6 +95,18 @@ export async function measureService(
   const redis = await ctx.redisMemory.stop();
   if (outcome) throw outcome.error;
   return { items, seconds, rate: items / seconds, publishSeconds, rss: ctx.workers.peaks(), redis, cpu };
+}
+
+/** Times a hand-written side: `ctx.connections` clients applying `tasks` chunks (`runLanes`). */
+export async function measureHandWritten(
+  ctx: ScenarioContext,
+  tasks: number,
+  apply: (client: pg.PoolClient, task: number) => Promise<void>,
+): Promise<ReferenceRun> {
+  await startPhase(ctx);
+  const seconds = await runLanes(ctx.env.pool, ctx.connections, tasks, apply);
+  const cpu = await ctx.cpu.stop();
+  return { items: ctx.members, seconds, rate: ctx.members / seconds, connections: ctx.connections, cpu };
 }
 
 export class BenchCheckError extends Error {
