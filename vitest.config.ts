@@ -9,6 +9,7 @@ const coreOnPostgresQueues = [
   'test/integration/operation-control.test.ts',
   'test/integration/cli.test.ts',
   'test/integration/publication-order.test.ts',
+  'test/integration/usage.test.ts',
 ];
 
 export default defineConfig({

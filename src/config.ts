@@ -23,6 +23,7 @@ const configSchema = z
     PG_POOL_SIZE: positiveInt.optional(),
     HTTP_BODY_LIMIT_BYTES: positiveInt.default(16 * 1024 * 1024),
     CHUNK_ATTEMPTS: positiveInt.default(10),
+    ARREARS_LOOKBACK_DAYS: positiveInt.default(30),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     SHUTDOWN_GRACE_MS: positiveInt.default(30_000),
     // Safe by default: an operator has to ask for a board that can pause, retry or remove jobs.
@@ -49,6 +50,8 @@ export interface Config {
   readonly pgPoolSize: number;
   readonly httpBodyLimitBytes: number;
   readonly chunkAttempts: number;
+  /** A member disabled within this many days (by `usedAt`) of drawing on the master's packages is flagged. */
+  readonly arrearsLookbackDays: number;
   readonly logLevel: string;
   readonly shutdownGraceMs: number;
   readonly dashboardReadOnly: boolean;
@@ -83,6 +86,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     pgPoolSize: e.PG_POOL_SIZE ?? e.WORKER_CONCURRENCY + 4,
     httpBodyLimitBytes: e.HTTP_BODY_LIMIT_BYTES,
     chunkAttempts: e.CHUNK_ATTEMPTS,
+    arrearsLookbackDays: e.ARREARS_LOOKBACK_DAYS,
     logLevel: e.LOG_LEVEL,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     dashboardReadOnly: e.DASHBOARD_READ_ONLY === 'true',

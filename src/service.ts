@@ -65,6 +65,7 @@ export async function startService(config: Config, logger: Logger, options: Serv
         queues,
         concurrency: config.workerConcurrency,
         chunkAttempts: config.chunkAttempts,
+        applySettings: { arrearsLookbackDays: config.arrearsLookbackDays },
         logger,
         onChunkDone: metrics.recordChunk,
         onOperationFinished: createCompletionNotifier(db, async () => queues.events),

@@ -51,7 +51,7 @@ function printView(view: OperationView, json: boolean): void {
       `operation  ${view.operationId} (${view.kind})`,
       `status     ${view.status}`,
       `progress   chunks ${progress.chunksDone}/${progress.chunksTotal ?? '?'}, items ${progress.itemsDone}/${progress.itemsTotal}`,
-      `counts     applied=${counts.applied} unchanged=${counts.unchanged} superseded=${counts.superseded} rejected=${counts.rejected}`,
+      `counts     applied=${counts.applied} unchanged=${counts.unchanged} superseded=${counts.superseded} rejected=${counts.rejected}${counts.arrearsRisk === undefined ? '' : ` arrearsRisk=${counts.arrearsRisk}`}`,
       ...(reasons ? [`rejected   ${reasons}`] : []),
       '',
     ].join('\n'),
@@ -177,17 +177,35 @@ async function statusCommand(operationId: string, flags: { json?: boolean }): Pr
   }
 }
 
+type RejectionIdColumn = 'memberId' | 'couponId' | 'packageId' | 'recordId';
+const REJECTION_ID_COLUMNS: readonly RejectionIdColumn[] = ['memberId', 'couponId', 'packageId', 'recordId'];
+
+/**
+ * The id columns of a kind's rejections in CSV. Member and coupon kinds keep the columns they have
+ * always printed (scripts parse them); a kind whose items are named by another id (its file's
+ * first column: a package's, a usage record's) prints that id, then the member it concerns.
+ */
+export function rejectionColumns(kind: string): RejectionIdColumn[] {
+  const first = kindSpec(kind)?.file?.columns.split(/[,[ ]/)[0];
+  const key = REJECTION_ID_COLUMNS.find((c) => c === first);
+  return key === 'packageId' || key === 'recordId' ? [key, 'memberId'] : ['memberId', 'couponId'];
+}
+
 async function rejectionsCommand(operationId: string, flags: { json?: boolean }): Promise<number> {
   const producer = await openProducer();
   try {
-    if (!(await producer.getOperation(operationId))) {
+    const view = await producer.getOperation(operationId);
+    if (!view) {
       process.stderr.write(`operation ${operationId} not found\n`);
       return EXIT.notCompleted;
     }
-    if (!flags.json) process.stdout.write('position,memberId,couponId,reason\n');
+    const columns = rejectionColumns(view.kind);
+    if (!flags.json) process.stdout.write(`position,${columns.join(',')},reason\n`);
     for await (const r of producer.rejections(operationId)) {
       process.stdout.write(
-        flags.json ? `${JSON.stringify(r)}\n` : `${r.position},${r.memberId ?? ''},${r.couponId ?? ''},${r.reason}\n`,
+        flags.json
+          ? `${JSON.stringify(r)}\n`
+          : `${[r.position, ...columns.map((c) => r[c] ?? ''), r.reason].join(',')}\n`,
       );
     }
     return EXIT.ok;
@@ -204,7 +222,9 @@ export function buildProgram(run: (code: number) => void): Command {
     .showHelpAfterError();
   program
     .command('publish')
-    .description('publish an operation; member, allocation or revocation lists are streamed from --file')
+    .description(
+      'publish an operation; its items (members, coupons, allocations, packages, usage records) are streamed from --file',
+    )
     .addOption(new Option('--kind <kind>', 'operation kind').choices(OPERATION_KINDS).makeOptionMandatory())
     .requiredOption('--enterprise <id>', 'enterprise (master account) id')
     .option('--enabled <bool>', 'sharing.set: true to enable, false to disable', bool)

@@ -77,6 +77,8 @@ export interface OperationRejectionsTable {
   position: number;
   member_id: string | null;
   coupon_id: string | null;
+  package_id: string | null;
+  record_id: string | null;
   reason: string;
   created_at: CreatedAt;
 }
@@ -110,6 +112,8 @@ export interface SharingHistoryTable {
   sharing_before: boolean | null;
   sharing_after: boolean | null;
   outcome: string;
+  /** A disabled member that drew on the master's packages lately: it may fall into arrears. */
+  arrears_risk: Generated<boolean>;
   created_at: CreatedAt;
 }
 
@@ -124,6 +128,10 @@ export interface CouponsTable {
   products: string[];
   allocation_operation_id: string | null;
   issued_by_operation_id: string;
+  /** Spent by members straight from the unallocated balance. */
+  spent_cents: Generated<number>;
+  /** Issue order, the last tie-break of the order coupons are spent in. */
+  issued_seq: Generated<number>;
   created_at: CreatedAt;
   updated_at: CreatedAt;
 }
@@ -154,6 +162,77 @@ export interface CouponHistoryTable {
   created_at: CreatedAt;
 }
 
+/** Quantities in integer millionths of the product's unit. */
+export interface PackagesTable {
+  package_id: string;
+  enterprise_id: string;
+  /** Null for the master's package. */
+  owner_member_id: string | null;
+  product: string;
+  unit: string;
+  quantity_micros: number;
+  remaining_micros: number;
+  consumed_micros: Generated<number>;
+  valid_from: Timestamp;
+  valid_until: Timestamp;
+  issued_seq: Generated<number>;
+  issued_by_operation_id: string;
+  created_at: CreatedAt;
+  updated_at: CreatedAt;
+}
+
+export interface PackageHistoryTable {
+  id: Generated<number>;
+  operation_id: string;
+  package_id: string;
+  enterprise_id: string;
+  outcome: string;
+  created_at: CreatedAt;
+}
+
+/** One settled usage record, once per enterprise whatever the retries. */
+export interface UsageRecordsTable {
+  enterprise_id: string;
+  record_id: string;
+  member_id: string;
+  product: string;
+  quantity_micros: number;
+  amount_cents: number;
+  used_at: Timestamp;
+  covered_micros: number;
+  uncovered_micros: number;
+  priced_cents: number;
+  coupon_cents: number;
+  payg_cents: number;
+  operation_id: string;
+  settled_seq: Generated<number>;
+  settled_at: CreatedAt;
+}
+
+/** What a settled record drew on, one row per package or coupon, and its pay-as-you-go part. */
+export interface UsageLinesTable {
+  enterprise_id: string;
+  record_id: string;
+  line_no: number;
+  member_id: string;
+  source: string;
+  benefit_id: string | null;
+  quantity_micros: number | null;
+  amount_cents: number | null;
+  used_at: Timestamp;
+  settled_seq: number;
+}
+
+export interface UsageHistoryTable {
+  id: Generated<number>;
+  operation_id: string;
+  enterprise_id: string;
+  record_id: string;
+  member_id: string;
+  outcome: string;
+  created_at: CreatedAt;
+}
+
 export interface Database {
   operations: OperationsTable;
   operation_claims: OperationClaimsTable;
@@ -167,6 +246,11 @@ export interface Database {
   coupons: CouponsTable;
   member_coupons: MemberCouponsTable;
   coupon_history: CouponHistoryTable;
+  packages: PackagesTable;
+  package_history: PackageHistoryTable;
+  usage_records: UsageRecordsTable;
+  usage_lines: UsageLinesTable;
+  usage_history: UsageHistoryTable;
 }
 
 export type OperationRow = Selectable<OperationSummariesView>;
@@ -176,3 +260,6 @@ export type EnterpriseRow = Selectable<EnterprisesTable>;
 export type SharingHistoryRow = Selectable<SharingHistoryTable>;
 export type CouponRow = Selectable<CouponsTable>;
 export type CouponHistoryRow = Selectable<CouponHistoryTable>;
+export type PackageRow = Selectable<PackagesTable>;
+export type UsageRecordRow = Selectable<UsageRecordsTable>;
+export type UsageLineRow = Selectable<UsageLinesTable>;

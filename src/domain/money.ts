@@ -25,3 +25,17 @@ export function formatCents(cents: number): string {
   const abs = Math.abs(cents);
   return `${sign}${Math.trunc(abs / 100)}.${String(abs % 100).padStart(2, '0')}`;
 }
+
+/**
+ * The price of part of a usage record: `amount × part ÷ quantity`, rounded half-up to the cent
+ * (exactly half a cent goes up). In integers throughout, so no product of two large numbers is
+ * ever rounded: the whole record is its amount, none of it is zero.
+ */
+export function pricePart(amountCents: number, partMicros: number, quantityMicros: number): number {
+  if (quantityMicros <= 0 || partMicros < 0 || partMicros > quantityMicros) {
+    throw new RangeError(`cannot price ${partMicros} of ${quantityMicros}`);
+  }
+  const numerator = BigInt(amountCents) * BigInt(partMicros);
+  const whole = BigInt(quantityMicros);
+  return Number((2n * numerator + whole) / (2n * whole));
+}

@@ -11,6 +11,8 @@ export const REJECTION_REASONS = [
   'insufficient_balance',
   'nothing_to_revoke',
   'amount_exceeds_recoverable',
+  'package_exists',
+  'record_conflict',
 ] as const;
 export type RejectionReason = (typeof REJECTION_REASONS)[number];
 
@@ -26,6 +28,8 @@ export interface Rejection {
   /** The member the item names, or null for items that name none (coupons being issued). */
   memberId: string | null;
   couponId?: string;
+  packageId?: string;
+  recordId?: string;
   reason: RejectionReason;
 }
 

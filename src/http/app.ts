@@ -13,6 +13,7 @@ import { registerEnterpriseRoutes } from './enterprises.routes.js';
 import { registerHealthRoutes, type ReadinessCheck } from './health.routes.js';
 import { registerMetricsRoute } from './metrics.routes.js';
 import { registerOperationRoutes } from './operations.routes.js';
+import { registerPackageRoutes } from './packages.routes.js';
 
 export interface AppDeps {
   db: Kysely<Database>;
@@ -51,6 +52,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerOperationRoutes(app, deps);
   registerEnterpriseRoutes(app, deps);
   registerCouponRoutes(app, deps);
+  registerPackageRoutes(app, deps);
   if (deps.metrics) registerMetricsRoute(app, deps.metrics);
   if (deps.dashboard) await registerDashboard(app, deps.dashboard);
   return app;

@@ -7,10 +7,12 @@ import { cancel, retryFailed } from '../control/operation-control.js';
 import { publish } from '../producers/publisher.js';
 import { QueueUnavailableError } from '../queue/connections.js';
 import type { AppDeps } from './app.js';
-import { listRejections, loadOperationView, viewOf } from '../read/operations.read.js';
+import { listArrearsRisk, listRejections, loadOperationView, viewOf } from '../read/operations.read.js';
 import { cursorQuerySchema } from './pagination.js';
 
 const operationParams = z.object({ operationId: z.string().min(1).max(128) });
+// Listed by member id: the cursor is the last id of the previous page.
+const memberCursorQuery = z.object({ cursor: z.string().min(1).max(128).optional() });
 
 export function registerOperationRoutes(app: FastifyInstance, deps: AppDeps): void {
   app.post('/v1/operations', async (request, reply) => {
@@ -71,5 +73,15 @@ export function registerOperationRoutes(app: FastifyInstance, deps: AppDeps): vo
       return reply.code(400).send({ error: 'invalid_query', issues: toValidationIssues(query.error) });
     if (!(await findOperation(deps.db, operationId))) return reply.code(404).send({ error: 'not_found' });
     return listRejections(deps.db, operationId, query.data.cursor ?? -1);
+  });
+
+  // The members a `sharing.set` disabled that may fall into arrears: whom the publisher should warn.
+  app.get('/v1/operations/:operationId/arrears-risk', async (request, reply) => {
+    const { operationId } = operationParams.parse(request.params);
+    const query = memberCursorQuery.safeParse(request.query);
+    if (!query.success)
+      return reply.code(400).send({ error: 'invalid_query', issues: toValidationIssues(query.error) });
+    if (!(await findOperation(deps.db, operationId))) return reply.code(404).send({ error: 'not_found' });
+    return listArrearsRisk(deps.db, operationId, query.data.cursor ?? null);
   });
 }

@@ -5,8 +5,10 @@ import { couponsIssue } from './coupons/issue.kind.js';
 import { couponsRevoke } from './coupons/revoke.kind.js';
 import { membersAssociate } from './members/associate.kind.js';
 import { membersDissociate } from './members/dissociate.kind.js';
+import { packagesIssue } from './packages/issue.kind.js';
 import { sharingSetDefault } from './sharing/set-default.kind.js';
 import { sharingSet } from './sharing/sharing-set.kind.js';
+import { usageSettle } from './usage/settle.kind.js';
 
 /**
  * Every operation kind, once: the contract's union and JSON Schema, the workers' dispatch, the
@@ -20,6 +22,8 @@ export const KINDS = [
   couponsIssue,
   couponsAllocate,
   couponsRevoke,
+  packagesIssue,
+  usageSettle,
 ] as const;
 
 export type OperationKind = (typeof KINDS)[number]['kind'];

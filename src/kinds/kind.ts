@@ -11,6 +11,14 @@ export type OperationIdentity = Pick<
   'operation_id' | 'kind' | 'enterprise_id' | 'params' | 'seq' | 'chunks_total'
 >;
 
+/** What the service's configuration says about applying chunks, for the kinds whose rules take it. */
+export interface ApplySettings {
+  /** A member disabled within this many days of drawing on the master's packages is at risk of arrears. */
+  readonly arrearsLookbackDays: number;
+}
+
+export const DEFAULT_APPLY_SETTINGS: ApplySettings = Object.freeze({ arrearsLookbackDays: 30 });
+
 /** How the CLI reads one item of this kind from a file. */
 export interface ItemFileFormat {
   /** The CSV columns, in order, as `--help` names them. */
@@ -38,7 +46,7 @@ export interface KindSpec<Kind extends string, Schema extends z.ZodObject, Item>
   /** Its chunks apply one after another, in batch order. */
   readonly ordered: boolean;
   /** One chunk's reads and, decided from them, its writes. */
-  apply(operation: OperationIdentity, chunk: PlannedChunk<unknown>): ChunkWork;
+  apply(operation: OperationIdentity, chunk: PlannedChunk<unknown>, settings: ApplySettings): ChunkWork;
   /** How the CLI reads its items from a file; null for a kind without items. */
   readonly file: ItemFileFormat | null;
 }

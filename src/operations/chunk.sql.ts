@@ -77,16 +77,18 @@ export const chunkApplied = namedStatement(
 export const insertRejections = namedStatement(
   'insert_rejections',
   (operationId: string, rejections: readonly Rejection[]) => sql<never>`
-    INSERT INTO operation_rejections (operation_id, position, member_id, coupon_id, reason)
-    SELECT ${operationId}::text, r.position, r.member_id, r.coupon_id, r.reason
+    INSERT INTO operation_rejections (operation_id, position, member_id, coupon_id, package_id, record_id, reason)
+    SELECT ${operationId}::text, r.position, r.member_id, r.coupon_id, r.package_id, r.record_id, r.reason
     FROM ${recordsTable(
       rejections.map((r) => ({
         position: r.position,
         member_id: r.memberId,
         coupon_id: r.couponId ?? null,
+        package_id: r.packageId ?? null,
+        record_id: r.recordId ?? null,
         reason: r.reason,
       })),
-      { position: 'int4', member_id: 'text', coupon_id: 'text', reason: 'text' },
+      { position: 'int4', member_id: 'text', coupon_id: 'text', package_id: 'text', record_id: 'text', reason: 'text' },
       'r',
     )}
     ON CONFLICT DO NOTHING`,

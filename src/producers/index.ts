@@ -39,9 +39,14 @@ export interface Producer {
   ): Promise<Omit<PublishResult, 'operation'>>;
   getOperation(operationId: string): Promise<OperationView | undefined>;
   /** Every rejected item of the operation, by position. */
-  rejections(
-    operationId: string,
-  ): AsyncIterable<{ position: number; memberId: string | null; couponId: string | null; reason: string }>;
+  rejections(operationId: string): AsyncIterable<{
+    position: number;
+    memberId: string | null;
+    couponId: string | null;
+    packageId: string | null;
+    recordId: string | null;
+    reason: string;
+  }>;
   /** Resolves when the operation reaches a final status (polls Postgres, the source of truth). */
   waitForOperation(operationId: string, options?: { timeoutMs?: number; intervalMs?: number }): Promise<OperationView>;
   close(): Promise<void>;
@@ -84,6 +89,8 @@ export function createProducer(options: ProducerOptions): Producer {
             position: item.position,
             memberId: item.memberId ?? null,
             couponId: item.couponId ?? null,
+            packageId: item.packageId ?? null,
+            recordId: item.recordId ?? null,
             reason: item.reason,
           };
         if (page.nextCursor === null) return;

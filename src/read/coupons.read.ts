@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely';
+import type { Kysely } from 'kysely';
 import { formatCents } from '../domain/money.js';
 import type { CouponHistoryRow, Database } from '../db/schema.js';
 import { isAllocatable } from '../kinds/coupons/coupon.rules.js';
@@ -11,6 +11,8 @@ export interface CouponView {
   faceValue: string;
   balance: string;
   allocatedOutstanding: string;
+  /** Spent on usage: from members' allocations and straight from the unallocated balance. */
+  spent: string;
   allocationMode: string;
   validFrom: string;
   validUntil: string;
@@ -41,13 +43,17 @@ export interface MemberCouponView {
   products: string[];
 }
 
-function couponView(row: CouponRow & { allocated_outstanding_cents: number | null }, now: Date): CouponView {
+function couponView(
+  row: CouponRow & { allocated_outstanding_cents: number | null; members_spent_cents: number | null },
+  now: Date,
+): CouponView {
   return {
     couponId: row.coupon_id,
     enterpriseId: row.enterprise_id,
     faceValue: formatCents(row.face_value_cents),
     balance: formatCents(row.balance_cents),
     allocatedOutstanding: formatCents(Number(row.allocated_outstanding_cents ?? 0)),
+    spent: formatCents(row.spent_cents + Number(row.members_spent_cents ?? 0)),
     allocationMode: row.allocation_mode,
     validFrom: iso(row.valid_from),
     validUntil: iso(row.valid_until),
@@ -70,18 +76,27 @@ function historyView(row: CouponHistoryRow): CouponHistoryView {
   };
 }
 
-/** Coupons with what their members still hold of them (`allocated_outstanding_cents`). */
+/**
+ * Coupons with what their members still hold of them (`allocated_outstanding_cents`) and have
+ * spent of their allocations (`members_spent_cents`): one pass over the coupon's holdings.
+ */
 function couponsWithOutstanding(db: Kysely<Database>) {
   return db
     .selectFrom('coupons as c')
+    .leftJoinLateral(
+      (eb) =>
+        eb
+          .selectFrom('member_coupons as mc')
+          .select((e) => [
+            e.fn.sum<number>('mc.unused_cents').as('allocated_outstanding_cents'),
+            e.fn.sum<number>('mc.spent_cents').as('members_spent_cents'),
+          ])
+          .whereRef('mc.coupon_id', '=', 'c.coupon_id')
+          .as('h'),
+      (join) => join.onTrue(),
+    )
     .selectAll('c')
-    .select((eb) =>
-      eb
-        .selectFrom('member_coupons as mc')
-        .select((e) => e.fn.coalesce(e.fn.sum<number>('mc.unused_cents'), sql<number>`0`).as('s'))
-        .whereRef('mc.coupon_id', '=', 'c.coupon_id')
-        .as('allocated_outstanding_cents'),
-    );
+    .select(['h.allocated_outstanding_cents', 'h.members_spent_cents']);
 }
 
 export async function findCoupon(db: Kysely<Database>, couponId: string): Promise<CouponView | undefined> {

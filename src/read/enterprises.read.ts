@@ -1,11 +1,15 @@
 import type { Kysely } from 'kysely';
+import { formatCents } from '../domain/money.js';
 import type { Database } from '../db/schema.js';
+import { enterprisePaygCents } from './usage.read.js';
 
 export interface EnterpriseView {
   enterpriseId: string;
   shareWithNewMembers: boolean;
   memberCount: number;
   sharingEnabledCount: number;
+  /** Pay-as-you-go charged for all its members' usage: under unified accounting, the master's bill. */
+  paygTotal: string;
 }
 
 export async function findEnterprise(db: Kysely<Database>, enterpriseId: string): Promise<EnterpriseView | undefined> {
@@ -28,5 +32,6 @@ export async function findEnterprise(db: Kysely<Database>, enterpriseId: string)
     shareWithNewMembers: enterprise.share_with_new_members,
     memberCount: Number(counts.member_count),
     sharingEnabledCount: Number(counts.sharing_enabled_count),
+    paygTotal: formatCents(await enterprisePaygCents(db, enterpriseId)),
   };
 }

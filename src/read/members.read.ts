@@ -1,12 +1,16 @@
 import type { Kysely } from 'kysely';
+import { formatCents } from '../domain/money.js';
 import type { Database } from '../db/schema.js';
 import { iso, PAGE_SIZE, type Page, pageOf } from './page.js';
+import { memberPaygCents } from './usage.read.js';
 
 export interface MemberView {
   enterpriseId: string;
   memberId: string;
   sharingEnabled: boolean;
   associatedAt: string | null;
+  /** Pay-as-you-go charged for the member's usage in the enterprise (billed to the master). */
+  paygTotal: string;
 }
 
 export interface SharingHistoryView {
@@ -18,12 +22,12 @@ export interface SharingHistoryView {
   at: string;
 }
 
-/** The member as a member of the enterprise; undefined when it is not one. */
-export async function findMember(
+/** The member's switch if it is a member of the enterprise; undefined when it is not one. */
+export async function findMembership(
   db: Kysely<Database>,
   enterpriseId: string,
   memberId: string,
-): Promise<MemberView | undefined> {
+): Promise<{ enterpriseId: string; memberId: string; sharingEnabled: boolean; associatedAt: Date | null } | undefined> {
   const row = await db
     .selectFrom('members')
     .select(['member_id', 'sharing_enabled', 'associated_at'])
@@ -35,9 +39,26 @@ export async function findMember(
       enterpriseId,
       memberId: row.member_id,
       sharingEnabled: row.sharing_enabled,
-      associatedAt: row.associated_at ? iso(row.associated_at) : null,
+      associatedAt: row.associated_at,
     }
   );
+}
+
+/** The member as a member of the enterprise, with its pay-as-you-go total; undefined when it is not one. */
+export async function findMember(
+  db: Kysely<Database>,
+  enterpriseId: string,
+  memberId: string,
+): Promise<MemberView | undefined> {
+  const member = await findMembership(db, enterpriseId, memberId);
+  if (!member) return undefined;
+  return {
+    enterpriseId,
+    memberId: member.memberId,
+    sharingEnabled: member.sharingEnabled,
+    associatedAt: member.associatedAt ? iso(member.associatedAt) : null,
+    paygTotal: formatCents(await memberPaygCents(db, enterpriseId, memberId)),
+  };
 }
 
 /** Newest first; the cursor is the last row id of the previous page. */

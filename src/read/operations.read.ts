@@ -11,7 +11,14 @@ export interface OperationView {
   enterpriseId: string | null;
   status: string;
   progress: { chunksDone: number; chunksTotal: number | null; itemsDone: number; itemsTotal: number };
-  counts: { applied: number; unchanged: number; superseded: number; rejected: number };
+  counts: {
+    applied: number;
+    unchanged: number;
+    superseded: number;
+    rejected: number;
+    /** `sharing.set` only: members it disabled that drew on the master's packages lately (may fall into arrears). */
+    arrearsRisk?: number;
+  };
   rejectedByReason: Record<string, number>;
   /**
    * Operations published earlier, still unfinished, that this one's chunks wait for (they touch
@@ -27,6 +34,8 @@ export interface RejectionView {
   position: number;
   memberId?: string;
   couponId?: string;
+  packageId?: string;
+  recordId?: string;
   reason: string;
 }
 
@@ -34,6 +43,7 @@ export function toOperationView(
   row: OperationRow,
   rejectedByReason: Record<string, number>,
   waitingFor: string[] = [],
+  arrearsRisk?: number,
 ): OperationView {
   return {
     operationId: row.operation_id,
@@ -46,7 +56,13 @@ export function toOperationView(
       itemsDone: row.items_done,
       itemsTotal: row.items_total,
     },
-    counts: { applied: row.applied, unchanged: row.unchanged, superseded: row.superseded, rejected: row.rejected },
+    counts: {
+      applied: row.applied,
+      unchanged: row.unchanged,
+      superseded: row.superseded,
+      rejected: row.rejected,
+      ...(arrearsRisk !== undefined && { arrearsRisk }),
+    },
     rejectedByReason,
     waitingFor,
     error: row.error ?? null,
@@ -63,7 +79,49 @@ export async function loadOperationView(db: Kysely<Database>, operationId: strin
 /** The view of an operation already read. */
 export async function viewOf(db: Kysely<Database>, row: OperationRow): Promise<OperationView> {
   const waitingFor = !isFinal(row.status) && row.waiting_for?.length ? await unfinished(db, row.waiting_for) : [];
-  return toOperationView(row, row.rejected > 0 ? await rejectionsByReason(db, row.operation_id) : {}, waitingFor);
+  return toOperationView(
+    row,
+    row.rejected > 0 ? await rejectionsByReason(db, row.operation_id) : {},
+    waitingFor,
+    row.kind === ARREARS_KIND ? await countArrearsRisk(db, row.operation_id) : undefined,
+  );
+}
+
+/** The kind whose history rows may carry `arrears_risk`: the member switch. */
+const ARREARS_KIND = 'sharing.set';
+
+/**
+ * Members the operation flagged at risk of arrears: a count over a partial index of just them
+ * (`sharing_history_arrears_idx`; the bare column is its predicate, so any plan matches it).
+ */
+async function countArrearsRisk(db: Kysely<Database>, operationId: string): Promise<number> {
+  const row = await db
+    .selectFrom('sharing_history')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('operation_id', '=', operationId)
+    .where((eb) => eb.ref('arrears_risk'))
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+/** The members the operation flagged at risk of arrears, by id, after `afterMemberId`. */
+export async function listArrearsRisk(
+  db: Kysely<Database>,
+  operationId: string,
+  afterMemberId: string | null,
+): Promise<Page<{ memberId: string; enterpriseId: string }>> {
+  let query = db
+    .selectFrom('sharing_history')
+    .select(['member_id', 'enterprise_id'])
+    .where('operation_id', '=', operationId)
+    .where((eb) => eb.ref('arrears_risk'));
+  if (afterMemberId !== null) query = query.where('member_id', '>', afterMemberId);
+  const rows = await query.orderBy('member_id').limit(PAGE_SIZE).execute();
+  return pageOf(
+    rows,
+    (r) => r.member_id,
+    (r) => ({ memberId: r.member_id, enterpriseId: r.enterprise_id }),
+  );
 }
 
 export async function rejectionsByReason(db: Kysely<Database>, operationId: string): Promise<Record<string, number>> {
@@ -85,7 +143,7 @@ export async function listRejections(
 ): Promise<Page<RejectionView>> {
   const rows = await db
     .selectFrom('operation_rejections')
-    .select(['position', 'member_id', 'coupon_id', 'reason'])
+    .select(['position', 'member_id', 'coupon_id', 'package_id', 'record_id', 'reason'])
     .where('operation_id', '=', operationId)
     .where('position', '>', afterPosition)
     .orderBy('position')
@@ -98,6 +156,8 @@ export async function listRejections(
       position: r.position,
       ...(r.member_id !== null && { memberId: r.member_id }),
       ...(r.coupon_id !== null && { couponId: r.coupon_id }),
+      ...(r.package_id !== null && { packageId: r.package_id }),
+      ...(r.record_id !== null && { recordId: r.record_id }),
       reason: r.reason,
     }),
     limit,

@@ -12,7 +12,7 @@ import { InvalidPayloadError, UnknownOperationError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { CHUNK_SIZE, type ChunkJob, chunkJobSchema, type OperationStatus } from '../contract/index.js';
 import { kindSpec } from '../kinds/index.js';
-import type { OperationIdentity } from '../kinds/kind.js';
+import { type ApplySettings, DEFAULT_APPLY_SETTINGS, type OperationIdentity } from '../kinds/kind.js';
 import { createOperationCache } from './operation-cache.js';
 import { createChunkWaits, type Held } from './chunk-waits.js';
 import type { FinishListener } from './finish-listener.js';
@@ -42,6 +42,7 @@ export interface ChunkProcessorDeps {
   finishListener?: FinishListener;
   /** How many jobs may wait in their slot at once (one fewer than the worker's concurrency). */
   inPlaceSlots?: number;
+  applySettings?: ApplySettings;
 }
 
 function isLastAttempt(job: Job, error: unknown): boolean {
@@ -75,7 +76,7 @@ export function createChunkProcessor(deps: ChunkProcessorDeps) {
   function workFor(operation: OperationIdentity, chunk: PlannedChunk<unknown>): ChunkWork {
     const spec = kindSpec(operation.kind);
     if (!spec) throw new UnrecoverableError(`operation ${operation.operation_id} has unknown kind ${operation.kind}`);
-    return spec.apply(operation, chunk);
+    return spec.apply(operation, chunk, deps.applySettings ?? DEFAULT_APPLY_SETTINGS);
   }
 
   /**

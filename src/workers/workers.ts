@@ -20,6 +20,7 @@ export interface WorkerDeps {
   chunkAttempts: number;
   logger: Logger;
   onChunkDone?: ChunkProcessorDeps['onChunkDone'];
+  applySettings?: ChunkProcessorDeps['applySettings'];
   onOperationFinished?: CompletionNotifier;
 }
 
@@ -55,6 +56,7 @@ export function startWorkers(deps: WorkerDeps): ServiceWorkers {
       db: deps.db,
       logger,
       onChunkDone: deps.onChunkDone,
+      applySettings: deps.applySettings,
       onOperationFinished: deps.onOperationFinished,
       promoteJob: (jobId) => promoteIfDelayed(deps.queues.chunks, jobId),
       finishListener,

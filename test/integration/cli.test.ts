@@ -155,6 +155,102 @@ describe('benefits publish', () => {
     expect(JSON.parse(status.stdout)).toMatchObject({ operationId: 'cli-alloc', counts: { applied: 1, rejected: 2 } });
   });
 
+  it('issues packages from CSV, settles usage records from CSV and NDJSON, and names their rejections', async () => {
+    await h.waitForOperation(
+      await h.publish({ kind: 'members.associate', enterpriseId: 'E-use', memberIds: ['u-1', 'u-2'] }),
+    );
+    const packages = join(dir, 'packages.csv');
+    await writeFile(
+      packages,
+      [
+        'packageId,owner,product,unit,quantity,validFrom,validUntil',
+        'P-own,u-1,ecs,hour,2.5,2026-01-01T00:00:00Z,2027-01-01T00:00:00Z',
+        'P-master,master,ecs,hour,10,2026-01-01T00:00:00Z,2027-01-01T00:00:00Z',
+        'P-ghost,ghost,ecs,hour,1,2026-01-01T00:00:00Z,2027-01-01T00:00:00Z',
+      ].join('\n'),
+    );
+    const issued = await cli(
+      'publish',
+      '--kind',
+      'packages.issue',
+      '--enterprise',
+      'E-use',
+      '--file',
+      packages,
+      '--operation-id',
+      'cli-pkg',
+      '--wait',
+    );
+    expect(issued.code).toBe(0);
+    expect(issued.stdout).toMatch(/applied=2 .*rejected=1/);
+    expect((await cli('rejections', 'cli-pkg')).stdout.trim().split('\n')).toEqual([
+      'position,packageId,memberId,reason',
+      '2,P-ghost,ghost,not_a_member',
+    ]);
+
+    const usage = join(dir, 'usage.csv');
+    await writeFile(
+      usage,
+      [
+        'recordId,memberId,product,quantity,amount,usedAt',
+        'rec-1,u-1,ecs,2,4.00,2026-06-01T00:00:00Z',
+        'rec-2,stranger,ecs,1,1.00,2026-06-01T00:00:00Z',
+        'rec-3,u-1,ecs,1.5,3.00,2026-06-01T00:00:00+02:00',
+      ].join('\n'),
+    );
+    const settled = await cli(
+      'publish',
+      '--kind',
+      'usage.settle',
+      '--enterprise',
+      'E-use',
+      '--file',
+      usage,
+      '--operation-id',
+      'cli-use',
+      '--wait',
+    );
+    expect(settled.code).toBe(0);
+    expect(settled.stdout).toMatch(/status\s+completed_with_rejections/);
+    expect(settled.stdout).toMatch(/applied=2 .*rejected=1/);
+    const rejections = await cli('rejections', 'cli-use');
+    expect(rejections.stdout.trim().split('\n')).toEqual([
+      'position,recordId,memberId,reason',
+      '1,rec-2,stranger,not_a_member',
+    ]);
+    const json = await cli('rejections', 'cli-use', '--json');
+    expect(JSON.parse(json.stdout)).toMatchObject({ position: 1, recordId: 'rec-2', memberId: 'stranger' });
+
+    // The same record again from NDJSON: unchanged; other content: a conflict.
+    const ndjson = join(dir, 'usage.ndjson');
+    await writeFile(
+      ndjson,
+      [
+        '{"recordId":"rec-1","memberId":"u-1","product":"ecs","quantity":"2","amount":"4.00","usedAt":"2026-06-01T00:00:00Z"}',
+        '{"recordId":"rec-3","memberId":"u-1","product":"ecs","quantity":"1.5","amount":"3.01","usedAt":"2026-06-01T00:00:00+02:00"}',
+      ].join('\n'),
+    );
+    const again = await cli(
+      'publish',
+      '--kind',
+      'usage.settle',
+      '--enterprise',
+      'E-use',
+      '--file',
+      ndjson,
+      '--wait',
+      '--json',
+    );
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout.trim().split('\n').at(-1)!)).toMatchObject({
+      counts: { unchanged: 1, rejected: 1 },
+      rejectedByReason: { record_conflict: 1 },
+    });
+    expect((await h.request('GET', '/v1/packages/P-own')).body).toMatchObject({ remaining: '0', consumed: '2.5' });
+    // u-1's sharing is off: the rest of rec-3 was priced, the master's package untouched.
+    expect((await h.request('GET', '/v1/packages/P-master')).body).toMatchObject({ remaining: '10', consumed: '0' });
+  });
+
   it('refuses a file with a bad line before recording anything', async () => {
     const file = join(dir, 'bad.csv');
     await writeFile(file, 'ok-1\nok-2\nbad member\n');

@@ -4,6 +4,7 @@ import { findOperation } from '../../src/operations/operation-records.js';
 import { couponsAllocate } from '../../src/kinds/coupons/allocate.kind.js';
 import { chunksByHand, movedAfterRead } from '../support/chunks-by-hand.js';
 import { type Harness, memberIds, startHarness } from '../support/harness.js';
+import { DEFAULT_APPLY_SETTINGS } from '../../src/kinds/kind.js';
 
 // Allocations draw from a coupon they read without its lock; when that read no longer holds at the
 // draw, the chunk is rolled back and applied again under the lock. Workers stay off: the tests
@@ -106,7 +107,7 @@ describe('allocations drawn from a coupon read without its lock', () => {
     // Another writer leaves 120.00 between the read and the draw: the chunk read the full face
     // value and draws 250.00.
     const moved = movedAfterRead(
-      couponsAllocate.apply(operation, chunk),
+      couponsAllocate.apply(operation, chunk, DEFAULT_APPLY_SETTINGS),
       `UPDATE coupons SET balance_cents = 12000 WHERE coupon_id = 'C-draw-moved'`,
     );
 

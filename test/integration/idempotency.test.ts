@@ -7,6 +7,7 @@ import { sharingSetDefault } from '../../src/kinds/sharing/set-default.kind.js';
 import { sharingSet } from '../../src/kinds/sharing/sharing-set.kind.js';
 import { chunksByHand, sortedOutcomes } from '../support/chunks-by-hand.js';
 import { type Harness, memberIds, startHarness } from '../support/harness.js';
+import { DEFAULT_APPLY_SETTINGS } from '../../src/kinds/kind.js';
 
 // Workers stay off in this file: the tests deliver chunk jobs by hand, twice, in the order they choose.
 let h: Harness;
@@ -193,7 +194,7 @@ async function applyPastTheWait(operationId: string, kind: Pick<AnyKindSpec, 'ap
     const result = await runChunkTransaction(
       h.service.db,
       { operationId, chunkIndex },
-      kind.apply(operation, (await chunkJob(operationId, chunkIndex)).data),
+      kind.apply(operation, (await chunkJob(operationId, chunkIndex)).data, DEFAULT_APPLY_SETTINGS),
     );
     if (result.claimed && result.progress) await settleStatus(h.service.db, operationId, result.progress);
   }

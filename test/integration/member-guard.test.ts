@@ -4,6 +4,7 @@ import { findOperation } from '../../src/operations/operation-records.js';
 import { sharingSet } from '../../src/kinds/sharing/sharing-set.kind.js';
 import { chunksByHand, movedAfterRead } from '../support/chunks-by-hand.js';
 import { type Harness, memberIds, startHarness } from '../support/harness.js';
+import { DEFAULT_APPLY_SETTINGS } from '../../src/kinds/kind.js';
 
 // Member chunks read their members without locks and write each row only if its sequence is
 // still the one read; when one moved, the chunk is rolled back and applied again with the rows
@@ -23,7 +24,7 @@ afterAll(async () => h?.close());
 async function sharingChunkMovedAfterRead(enabled: boolean, movedMember: string) {
   const operationId = await h.publish({ kind: 'sharing.set', enterpriseId: 'E-guard', enabled, memberIds: members });
   const operation = (await findOperation(h.service.db, operationId))!;
-  const work = sharingSet.apply(operation, (await byHand.chunkJob(operationId, 0)).data);
+  const work = sharingSet.apply(operation, (await byHand.chunkJob(operationId, 0)).data, DEFAULT_APPLY_SETTINGS);
   const moved = movedAfterRead(work, `UPDATE members SET last_seq = last_seq + 1 WHERE member_id = '${movedMember}'`);
   return { operationId, operation, moved };
 }

@@ -98,8 +98,10 @@ describe('publishing straight onto the queue', () => {
       'coupons.revoke',
       'members.associate',
       'members.dissociate',
+      'packages.issue',
       'sharing.set',
       'sharing.set-default',
+      'usage.settle',
     ]);
   });
 });

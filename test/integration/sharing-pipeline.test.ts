@@ -44,6 +44,7 @@ describe('members and the share-with-new-members switch', () => {
       shareWithNewMembers: true,
       memberCount: 2,
       sharingEnabledCount: 1,
+      paygTotal: '0.00',
     });
 
     const again = await h.waitForOperation(

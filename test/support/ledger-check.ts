@@ -1,6 +1,7 @@
 import { type Kysely, sql, type Transaction } from 'kysely';
 import { expect } from 'vitest';
 import { itemKeys, modelFaultFree, type ModelState, type PublishedOperation } from './ledger-model.js';
+import { checkUsageLedger, checkUsageState, SHOWN } from './ledger-check-usage.js';
 import { checkOutcomes } from './outcome-check.js';
 
 export type { PublishedOperation } from './ledger-model.js';
@@ -13,6 +14,8 @@ export interface LedgerCheckOptions {
    * match, but an item may then be `superseded` instead of `applied`.
    */
   exactCounts?: boolean;
+  /** ARREARS_LOOKBACK_DAYS of the service under test (30 unless the test set another). */
+  arrearsLookbackDays?: number;
 }
 
 export interface LedgerReport {
@@ -23,10 +26,11 @@ export interface LedgerReport {
   superseded: number;
   members: number;
   coupons: number;
+  packages: number;
+  records: number;
 }
 
 const UPLOAD_SLICE = 50_000;
-const SHOWN = 25;
 
 /**
  * The check every reliability test ends with, whatever its fault:
@@ -35,9 +39,14 @@ const SHOWN = 25;
  * - every item of every operation has exactly one history row (sharing_history / coupon_history)
  *   or exactly one rejection (operation_rejections), and repeats of an applied key are `duplicate_item`;
  * - the operations' counters agree with those rows;
- * - member states, enterprise switches, coupon balances and holdings equal those of a fault-free
+ * - member states, enterprise switches, coupon balances and holdings, packages, settled usage
+ *   records with their lines (and the order they were settled in) equal those of a fault-free
  *   run, computed from the payloads by test/support/ledger-model.ts in publication (seq) order,
- *   and so do every item's outcome and history row (`outcome-check.ts`).
+ *   and so do every item's outcome and history row (`outcome-check.ts`);
+ * - the ledger's invariants hold, read straight from SQL: per package quantity = remaining +
+ *   consumed = remaining + Σ its lines; per coupon face = balance + Σ unused + Σ spent, each spent
+ *   equal to the lines drawing on it; per record quantity = Σ package lines + uncovered and
+ *   priced = Σ coupon lines + pay-as-you-go, priced half-up from the amount (`checkUsageLedger`).
  */
 export async function expectLedgerConsistent(
   db: Kysely<any>,
@@ -60,7 +69,7 @@ export async function expectLedgerConsistent(
       const inOrder = unique
         .filter((p) => byId.has(p.operationId))
         .sort((a, b) => byId.get(a.operationId)!.seq - byId.get(b.operationId)!.seq);
-      const model = modelFaultFree(inOrder);
+      const model = modelFaultFree(inOrder, Date.now(), { arrearsLookbackDays: options.arrearsLookbackDays });
       await checkCounts(tx, unique, byId, model, options, problems);
       if (options.exactCounts ?? true)
         await checkOutcomes(
@@ -70,6 +79,8 @@ export async function expectLedgerConsistent(
           problems,
         );
       const state = await checkState(tx, model, problems);
+      const usage = await checkUsageState(tx, model, problems);
+      await checkUsageLedger(tx, problems);
       const shown =
         problems.length > SHOWN ? [...problems.slice(0, SHOWN), `… ${problems.length - SHOWN} more`] : problems;
       expect(shown, `ledger check:\n${shown.join('\n')}`).toEqual([]);
@@ -80,6 +91,7 @@ export async function expectLedgerConsistent(
         rejections: totals.rejections,
         superseded: operations.reduce((n, o) => n + o.superseded, 0),
         ...state,
+        ...usage,
       };
     });
 }
@@ -182,15 +194,19 @@ async function uploadItems(tx: Transaction<any>, published: readonly PublishedOp
 }
 
 const HISTORY = sql`(SELECT operation_id, member_id AS key FROM sharing_history
-                     UNION ALL SELECT operation_id, coalesce(member_id, coupon_id) FROM coupon_history)`;
+                     UNION ALL SELECT operation_id, coalesce(member_id, coupon_id) FROM coupon_history
+                     UNION ALL SELECT operation_id, package_id FROM package_history
+                     UNION ALL SELECT operation_id, record_id FROM usage_history)`;
+/** The item a rejection names: the package or record for those kinds, else the member, else the coupon. */
+const REJECTED_KEY = sql`coalesce(r.package_id, r.record_id, r.member_id, r.coupon_id)`;
 
 async function checkItems(tx: Transaction<any>, problems: string[]): Promise<void> {
   // A rejection for a position the operation does not have, or naming another member or coupon.
   const { rows: strayRejections } = await sql<{ operation_id: string; position: number; key: string; reason: string }>`
-    SELECT r.operation_id, r.position, coalesce(r.member_id, r.coupon_id) AS key, r.reason
+    SELECT r.operation_id, r.position, ${REJECTED_KEY} AS key, r.reason
     FROM operation_rejections r
     LEFT JOIN ledger_items i ON i.operation_id = r.operation_id AND i.position = r.position
-    WHERE i.key IS DISTINCT FROM coalesce(r.member_id, r.coupon_id)
+    WHERE i.key IS DISTINCT FROM ${REJECTED_KEY}
     LIMIT ${SHOWN}`.execute(tx);
   for (const r of strayRejections)
     problems.push(`stray rejection ${r.operation_id}#${r.position} ${r.key} ${r.reason}`);
@@ -350,9 +366,10 @@ async function checkState(
     taken_by: string | null;
     unused: number;
     spent: number;
+    direct: number;
   }>`
     SELECT c.coupon_id, c.enterprise_id, c.face_value_cents::int8 AS face, c.balance_cents::int8 AS balance,
-           c.allocation_operation_id AS taken_by,
+           c.allocation_operation_id AS taken_by, c.spent_cents::int8 AS direct,
            coalesce(sum(mc.unused_cents), 0)::int8 AS unused, coalesce(sum(mc.spent_cents), 0)::int8 AS spent
     FROM coupons c LEFT JOIN member_coupons mc USING (coupon_id) GROUP BY c.coupon_id`.execute(tx);
   mismatch('coupons', coupons.map((c) => c.coupon_id).sort(), [...model.coupons.keys()].sort());
@@ -360,11 +377,21 @@ async function checkState(
     const wanted = model.coupons.get(c.coupon_id);
     mismatch(
       `coupon ${c.coupon_id}`,
-      [c.enterprise_id, Number(c.face), Number(c.balance), c.taken_by],
-      wanted && [wanted.enterpriseId, wanted.faceValueCents, wanted.balanceCents, wanted.allocationOperationId],
+      [c.enterprise_id, Number(c.face), Number(c.balance), c.taken_by, Number(c.direct)],
+      wanted && [
+        wanted.enterpriseId,
+        wanted.faceValueCents,
+        wanted.balanceCents,
+        wanted.allocationOperationId,
+        wanted.spentCents,
+      ],
     );
-    // The ledger: face value = master balance + members' unused + spent.
-    mismatch(`coupon ${c.coupon_id} ledger`, Number(c.face), Number(c.balance) + Number(c.unused) + Number(c.spent));
+    // The ledger: face value = master balance + members' unused + members' spent + spent from the balance.
+    mismatch(
+      `coupon ${c.coupon_id} ledger`,
+      Number(c.face),
+      Number(c.balance) + Number(c.unused) + Number(c.spent) + Number(c.direct),
+    );
   }
 
   const { rows: holdings } = await sql<{
@@ -383,7 +410,7 @@ async function checkState(
     mismatch(
       `holding ${h.key}`,
       [Number(h.allocated), Number(h.revoked), Number(h.spent), Number(h.unused)],
-      wanted && [wanted.allocatedCents, wanted.revokedCents, 0, wanted.unusedCents],
+      wanted && [wanted.allocatedCents, wanted.revokedCents, wanted.spentCents, wanted.unusedCents],
     );
   }
   return { members: members.length, coupons: coupons.length };

@@ -5,6 +5,16 @@
  * it takes only the list of kinds from there, so that a kind without rules here does not compile.
  */
 import type { OperationKind } from '../../src/kinds/index.js';
+import {
+  drewOnMasterLately,
+  issuePackages,
+  type ModelContext,
+  type ModelPackage,
+  type ModelRecord,
+  settleUsage,
+} from './ledger-model-usage.js';
+
+export type { ModelLine, ModelPackage, ModelRecord } from './ledger-model-usage.js';
 
 export interface PublishedOperation {
   operationId: string;
@@ -26,12 +36,17 @@ export interface ModelCoupon {
   validUntil: number;
   products: string[];
   allocationOperationId: string | null;
+  /** Spent by members straight from the unallocated balance. */
+  spentCents: number;
+  /** Order of first issue across the run: "the oldest" in the settlement's coupon order. */
+  issueOrder: number;
 }
 
 export interface ModelHolding {
   allocatedCents: number;
   revokedCents: number;
   unusedCents: number;
+  spentCents: number;
 }
 
 export interface ModelCounts {
@@ -41,9 +56,18 @@ export interface ModelCounts {
   rejectedByReason: Record<string, number>;
 }
 
-/** A history row as the fault-free run writes it (`sharing_history` or `coupon_history`). */
+/**
+ * A history row as the fault-free run writes it (`sharing_history`, `coupon_history`,
+ * `package_history` or `usage_history`; a usage row names the operation that settled its record).
+ */
 export type ModelHistory =
-  | { table: 'sharing'; action: string; sharingBefore: boolean | null; sharingAfter: boolean | null }
+  | {
+      table: 'sharing';
+      action: string;
+      sharingBefore: boolean | null;
+      sharingAfter: boolean | null;
+      arrearsRisk: boolean;
+    }
   | {
       table: 'coupon';
       couponId: string;
@@ -51,7 +75,10 @@ export type ModelHistory =
       amountCents: number;
       couponBalanceAfterCents: number;
       memberBalanceAfterCents: number | null;
-    };
+    }
+  | { table: 'package'; packageId: string }
+  /** The record settled by `settledBy` (this operation when applied): its lines are in `records`. */
+  | { table: 'usage'; recordId: string; memberId: string; settledBy: string };
 
 /** What became of one item: applied or unchanged with its history row, or rejected with a reason. */
 export type ModelOutcome =
@@ -67,10 +94,22 @@ export interface ModelState {
   coupons: Map<string, ModelCoupon>;
   /** Keyed `${couponId} ${memberId}`. */
   holdings: Map<string, ModelHolding>;
+  packages: Map<string, ModelPackage>;
+  /** Settled records keyed `${enterpriseId} ${recordId}`, in settlement order. */
+  records: Map<string, ModelRecord>;
+  /** Latest `usedAt` of a master-package draw, keyed `${enterpriseId} ${memberId}` (arrears). */
+  masterDraws: Map<string, number>;
+  /** Coupons and packages issued so far: the next one's issue order. */
+  issued: number;
   counts: Map<string, ModelCounts>;
 }
 
-/** The items of an operation and the key each is identified by (member, or coupon when issuing). */
+export interface ModelOptions {
+  /** ARREARS_LOOKBACK_DAYS of the service under test. */
+  arrearsLookbackDays?: number;
+}
+
+/** The items of an operation and the key each is identified by: member, coupon issued, package or record. */
 export function itemKeys(payload: Record<string, any>): string[] {
   const kind = payload.kind as OperationKind;
   switch (kind) {
@@ -86,6 +125,10 @@ export function itemKeys(payload: Record<string, any>): string[] {
       return (payload.revocations as Array<{ memberId: string }>).map((r) => r.memberId);
     case 'sharing.set-default':
       return [];
+    case 'packages.issue':
+      return (payload.packages as Array<{ packageId: string }>).map((p) => p.packageId);
+    case 'usage.settle':
+      return (payload.records as Array<{ recordId: string }>).map((r) => r.recordId);
     default:
       return unmodelled(kind);
   }
@@ -102,13 +145,21 @@ export function cents(amount: string): number {
 }
 
 /** Applies `operations` (already in publication order) to an empty world. */
-export function modelFaultFree(operations: readonly PublishedOperation[], now = Date.now()): ModelState {
+export function modelFaultFree(
+  operations: readonly PublishedOperation[],
+  now = Date.now(),
+  { arrearsLookbackDays = 30 }: ModelOptions = {},
+): ModelState {
   const state: ModelState = {
     outcomes: new Map(),
     members: new Map(),
     enterprises: new Map(),
     coupons: new Map(),
     holdings: new Map(),
+    packages: new Map(),
+    records: new Map(),
+    masterDraws: new Map(),
+    issued: 0,
     counts: new Map(),
   };
   for (const { operationId, payload } of operations) {
@@ -126,11 +177,17 @@ export function modelFaultFree(operations: readonly PublishedOperation[], now = 
       counts[outcome] += 1;
       outcomes.push({ ...current, outcome, history });
     };
-    const sharingRow = (action: string, sharingBefore: boolean | null, sharingAfter: boolean | null): ModelHistory => ({
+    const sharingRow = (
+      action: string,
+      sharingBefore: boolean | null,
+      sharingAfter: boolean | null,
+      arrearsRisk = false,
+    ): ModelHistory => ({
       table: 'sharing',
       action,
       sharingBefore,
       sharingAfter,
+      arrearsRisk,
     });
     const enterpriseId = payload.enterpriseId as string;
     const isMember = (memberId: string) => state.members.get(memberId)?.enterpriseId === enterpriseId;
@@ -159,6 +216,15 @@ export function modelFaultFree(operations: readonly PublishedOperation[], now = 
       couponBalanceAfterCents: couponAfter,
       memberBalanceAfterCents: memberAfter,
     });
+    const context = (): ModelContext => ({
+      state,
+      operationId,
+      enterpriseId,
+      isMember,
+      eachUnique,
+      reject,
+      settle,
+    });
     const kind = payload.kind as OperationKind;
     switch (kind) {
       case 'members.associate':
@@ -186,8 +252,14 @@ export function modelFaultFree(operations: readonly PublishedOperation[], now = 
         eachUnique(payload.memberIds as string[], String, (memberId) => {
           if (!isMember(memberId)) return reject('not_a_member');
           const member = state.members.get(memberId)!;
-          const row = sharingRow(payload.enabled ? 'enable' : 'disable', member.sharingEnabled, payload.enabled);
-          settle(member.sharingEnabled === payload.enabled ? 'unchanged' : 'applied', row);
+          const outcome = member.sharingEnabled === payload.enabled ? 'unchanged' : 'applied';
+          // Disabling a member that drew on the master's packages lately may leave it in arrears.
+          const arrearsRisk =
+            outcome === 'applied' &&
+            !payload.enabled &&
+            drewOnMasterLately(state, enterpriseId, memberId, now, arrearsLookbackDays);
+          const action = payload.enabled ? 'enable' : 'disable';
+          settle(outcome, sharingRow(action, member.sharingEnabled, payload.enabled, arrearsRisk));
           member.sharingEnabled = payload.enabled as boolean;
         });
         break;
@@ -226,6 +298,8 @@ export function modelFaultFree(operations: readonly PublishedOperation[], now = 
                 ...terms,
                 balanceCents: terms.faceValueCents,
                 allocationOperationId: null,
+                spentCents: 0,
+                issueOrder: (state.issued += 1),
               });
               settle('applied', issueRow(terms.faceValueCents, terms.faceValueCents));
             } else if (
@@ -264,7 +338,12 @@ export function modelFaultFree(operations: readonly PublishedOperation[], now = 
             if (!isMember(a.memberId)) return reject('not_a_member');
             if (amount > coupon!.balanceCents) return reject('insufficient_balance');
             const key = `${payload.couponId} ${a.memberId}`;
-            const holding = state.holdings.get(key) ?? { allocatedCents: 0, revokedCents: 0, unusedCents: 0 };
+            const holding = state.holdings.get(key) ?? {
+              allocatedCents: 0,
+              revokedCents: 0,
+              unusedCents: 0,
+              spentCents: 0,
+            };
             holding.allocatedCents += amount;
             holding.unusedCents += amount;
             state.holdings.set(key, holding);
@@ -295,6 +374,12 @@ export function modelFaultFree(operations: readonly PublishedOperation[], now = 
         );
         break;
       }
+      case 'packages.issue':
+        issuePackages(context(), payload.packages as any[]);
+        break;
+      case 'usage.settle':
+        settleUsage(context(), payload.records as any[]);
+        break;
       default:
         unmodelled(kind);
     }

@@ -4,8 +4,9 @@ import type { ModelHistory, ModelOutcome, ModelState } from './ledger-model.js';
 /**
  * Every item's outcome against the fault-free run in publication order: each rejection at its
  * position with its reason, each applied or unchanged item with its history row as that run
- * writes it (sharing states before and after; amounts and balances after). Appends what differs
- * to `problems`.
+ * writes it (sharing states before and after and the arrears flag; amounts and balances after; a
+ * package's outcome; a usage record's member and the operation that settled it, this one when
+ * applied, the first one when unchanged). Appends what differs to `problems`.
  */
 export async function checkOutcomes(
   tx: Transaction<any>,
@@ -25,8 +26,9 @@ export async function checkOutcomes(
     sharing_before: boolean | null;
     sharing_after: boolean | null;
     outcome: string;
+    arrears_risk: boolean;
   }>`
-    SELECT operation_id, member_id, action, sharing_before, sharing_after, outcome
+    SELECT operation_id, member_id, action, sharing_before, sharing_after, outcome, arrears_risk
     FROM sharing_history WHERE operation_id = ANY(${ids})`.execute(tx);
   const sharingRows = new Map(sharing.map((r) => [`${r.operation_id} ${r.member_id}`, r]));
 
@@ -45,6 +47,23 @@ export async function checkOutcomes(
     FROM coupon_history WHERE operation_id = ANY(${ids})`.execute(tx);
   const couponRows = new Map(coupons.map((r) => [`${r.operation_id} ${r.coupon_id} ${r.member_id ?? ''}`, r]));
 
+  const { rows: packages } = await sql<{ operation_id: string; package_id: string; outcome: string }>`
+    SELECT operation_id, package_id, outcome FROM package_history WHERE operation_id = ANY(${ids})`.execute(tx);
+  const packageRows = new Map(packages.map((r) => [`${r.operation_id} ${r.package_id}`, r]));
+
+  const { rows: usage } = await sql<{
+    operation_id: string;
+    record_id: string;
+    member_id: string;
+    outcome: string;
+    settled_by: string | null;
+  }>`
+    SELECT h.operation_id, h.record_id, h.member_id, h.outcome, r.operation_id AS settled_by
+    FROM usage_history h
+    LEFT JOIN usage_records r ON r.enterprise_id = h.enterprise_id AND r.record_id = h.record_id
+    WHERE h.operation_id = ANY(${ids})`.execute(tx);
+  const usageRows = new Map(usage.map((r) => [`${r.operation_id} ${r.record_id}`, r]));
+
   for (const operationId of ids) {
     for (const item of model.outcomes.get(operationId) ?? []) {
       const where = `${operationId}#${item.position} ${item.key}`;
@@ -58,7 +77,7 @@ export async function checkOutcomes(
         problems.push(`${where}: rejected ${reason}, in publication order ${item.outcome}`);
         continue;
       }
-      const seen = historyRow(item, operationId, sharingRows, couponRows);
+      const seen = historyRow(item, operationId, { sharing: sharingRows, coupons: couponRows, packageRows, usageRows });
       const wanted = item.history && { outcome: item.outcome, ...withoutTable(item.history) };
       if (JSON.stringify(seen) !== JSON.stringify(wanted))
         problems.push(`${where}: history ${JSON.stringify(seen)}, in publication order ${JSON.stringify(wanted)}`);
@@ -71,23 +90,52 @@ function withoutTable(history: ModelHistory) {
   return fields;
 }
 
-function historyRow(
-  item: Extract<ModelOutcome, { outcome: 'applied' | 'unchanged' }>,
-  operationId: string,
+interface HistoryRows {
   sharing: Map<
     string,
-    { action: string; sharing_before: boolean | null; sharing_after: boolean | null; outcome: string }
-  >,
+    {
+      action: string;
+      sharing_before: boolean | null;
+      sharing_after: boolean | null;
+      outcome: string;
+      arrears_risk: boolean;
+    }
+  >;
   coupons: Map<
     string,
     { action: string; outcome: string; amount: number; coupon_after: number; member_after: number | null }
-  >,
+  >;
+  packageRows: Map<string, { outcome: string }>;
+  usageRows: Map<string, { record_id: string; member_id: string; outcome: string; settled_by: string | null }>;
+}
+
+/** The item's history row as the database has it, shaped like the model's (`ModelHistory`). */
+function historyRow(
+  item: Extract<ModelOutcome, { outcome: 'applied' | 'unchanged' }>,
+  operationId: string,
+  { sharing, coupons, packageRows, usageRows }: HistoryRows,
 ) {
   if (item.history === null) return null;
   if (item.history.table === 'sharing') {
     const row = sharing.get(`${operationId} ${item.key}`);
     return row
-      ? { outcome: row.outcome, action: row.action, sharingBefore: row.sharing_before, sharingAfter: row.sharing_after }
+      ? {
+          outcome: row.outcome,
+          action: row.action,
+          sharingBefore: row.sharing_before,
+          sharingAfter: row.sharing_after,
+          arrearsRisk: row.arrears_risk,
+        }
+      : 'no history row';
+  }
+  if (item.history.table === 'package') {
+    const row = packageRows.get(`${operationId} ${item.key}`);
+    return row ? { outcome: row.outcome, packageId: item.key } : 'no history row';
+  }
+  if (item.history.table === 'usage') {
+    const row = usageRows.get(`${operationId} ${item.key}`);
+    return row
+      ? { outcome: row.outcome, recordId: row.record_id, memberId: row.member_id, settledBy: row.settled_by }
       : 'no history row';
   }
   const member = item.history.action === 'issue' ? '' : item.key;

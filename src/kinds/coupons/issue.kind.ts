@@ -19,13 +19,14 @@ export const couponsIssue = defineKind({
   items: { field: 'coupons', schema: couponSpecSchema },
   itemKey: (coupon) => coupon.couponId,
   // A coupon id is global (`coupon/<c>`: `coupon_exists` across enterprises); `<E>/coupon/<c>` is
-  // what E's allocations and revocations of it write.
+  // what E's allocations and revocations of it write. Settlement pays from the oldest of equal
+  // coupons first (`issued_seq`): E's issues apply in publication order, chunks in batch order.
   claims: {
-    operation: () => [],
+    operation: (h) => [writes(`${h.enterpriseId}/coupon-issue-order`)],
     item: (h, coupon) => [writes(`coupon/${coupon.couponId}`), writes(`${h.enterpriseId}/coupon/${coupon.couponId}`)],
     everyItem: (h) => [writes('coupon/*'), writes(`${h.enterpriseId}/coupon/*`)],
   },
-  ordered: false,
+  ordered: true,
   apply(operation, chunk) {
     const enterpriseId = enterpriseOf(operation);
     const coupons = parseItems(couponSpecSchema, chunk).map((c) => ({

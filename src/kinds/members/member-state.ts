@@ -24,6 +24,8 @@ export interface MemberChange extends ItemRef {
   sharingAfter: boolean | null;
   /** The row to write, or null when the member's row must stay as it is (superseded). */
   next: MemberState | null;
+  /** Disabled after drawing on the master's packages lately: the publisher warns the member. */
+  arrearsRisk?: boolean;
 }
 
 export type MemberDecision = MemberChange | Rejection;

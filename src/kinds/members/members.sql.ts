@@ -71,6 +71,7 @@ const writeMemberChangesStatement = namedStatement(
       sharing_before: boolean | null;
       sharing_after: boolean | null;
       outcome: string;
+      arrears_risk: boolean;
     }[],
   ) => sql<never>`
     WITH written AS (
@@ -91,10 +92,10 @@ const writeMemberChangesStatement = namedStatement(
       SELECT chunk_guard((SELECT count(*) FROM written) = ${rows.length}::int8, 'a member changed after the chunk read it')
     )
     INSERT INTO sharing_history
-      (operation_id, operation_seq, enterprise_id, member_id, action, sharing_before, sharing_after, outcome)
+      (operation_id, operation_seq, enterprise_id, member_id, action, sharing_before, sharing_after, outcome, arrears_risk)
     SELECT ${operation.operationId}::text, ${operation.seq}::int8, ${operation.enterpriseId}::text,
-           c.member_id, c.action, c.sharing_before, c.sharing_after, c.outcome
-    FROM ${recordsTable(history, { member_id: 'text', action: 'text', sharing_before: 'bool', sharing_after: 'bool', outcome: 'text' }, 'c')}
+           c.member_id, c.action, c.sharing_before, c.sharing_after, c.outcome, c.arrears_risk
+    FROM ${recordsTable(history, { member_id: 'text', action: 'text', sharing_before: 'bool', sharing_after: 'bool', outcome: 'text', arrears_risk: 'bool' }, 'c')}
     CROSS JOIN guard`,
 );
 
@@ -131,6 +132,7 @@ export function writeMemberChanges(
         sharing_before: c.sharingBefore,
         sharing_after: c.sharingAfter,
         outcome: c.outcome,
+        arrears_risk: c.arrearsRisk === true,
       })),
     ),
   ];

@@ -59,3 +59,13 @@ export function decideSetDefault(
     next: { shareWithNewMembers, defaultSeq: seq },
   };
 }
+
+/**
+ * A member whose sharing this disables, having drawn on the master's packages lately (`drewLately`),
+ * may fall into arrears: its change says so. Only a change that disables: one already disabled
+ * was flagged when it was.
+ */
+export function flagArrearsRisk(decision: MemberDecision, drewLately: ReadonlySet<string>): MemberDecision {
+  if ('reason' in decision || decision.outcome !== 'applied' || !drewLately.has(decision.memberId)) return decision;
+  return { ...decision, arrearsRisk: true };
+}

@@ -77,3 +77,117 @@ describe('enable and disable of the same 10,000 members, back to back, on two wo
     180_000,
   );
 });
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const window = (fromDays: number, untilDays: number) => ({
+  validFrom: new Date(Date.now() + fromDays * DAY).toISOString(),
+  validUntil: new Date(Date.now() + untilDays * DAY).toISOString(),
+});
+
+/** Usage records over `ids`, a tenth for a product nothing covers; `tag` keeps each batch's ids apart. */
+const usage = (tag: string, ids: string[], count: number, hoursAgo: number) =>
+  Array.from({ length: count }, (_, i) => ({
+    recordId: `${tag}-${i}`,
+    memberId: ids[(i * 7) % ids.length]!,
+    product: i % 10 === 9 ? 'obs' : 'ecs',
+    quantity: ['0.6', '1', '1.5', '0.25'][i % 4]!,
+    amount: `${1 + (i % 5)}.${String((i * 13) % 100).padStart(2, '0')}`,
+    usedAt: new Date(Date.now() - hoursAgo * HOUR).toISOString(),
+  }));
+
+describe('settlements of 3,000 members against the same master packages, on two worker processes', () => {
+  // Published back to back without waiting: each settlement draws on what the ones before it left;
+  // the disable waits for the settlement before it (arrears) and the one after it no longer draws on
+  // the master's packages for the disabled members.
+  it('draw, flag arrears and stop drawing exactly as in publication order', async () => {
+    const enterpriseId = 'E-race-use';
+    const ids = memberIds('race-u', 3_000);
+    const payloads: Record<string, unknown>[] = [
+      { kind: 'sharing.set-default', enterpriseId, shareWithNewMembers: true },
+      { kind: 'members.associate', enterpriseId, memberIds: ids },
+      {
+        kind: 'packages.issue',
+        enterpriseId,
+        packages: [
+          { packageId: 'RU-master-1', owner: 'master', product: 'ecs', unit: 'GB', quantity: '800', ...window(-5, 10) },
+          {
+            packageId: 'RU-master-2',
+            owner: 'master',
+            product: 'ecs',
+            unit: 'GB',
+            quantity: '1200',
+            ...window(-5, 30),
+          },
+          ...ids.slice(0, 30).map((owner, i) => ({
+            packageId: `RU-own-${i}`,
+            owner,
+            product: 'ecs',
+            unit: 'GB',
+            quantity: '2',
+            ...window(-5, 30),
+          })),
+        ],
+      },
+      {
+        kind: 'coupons.issue',
+        enterpriseId,
+        coupons: [
+          {
+            couponId: 'C-ru-1',
+            faceValue: '3000.00',
+            allocationMode: 'multiple',
+            products: ['ecs'],
+            ...window(-1, 30),
+          },
+          {
+            couponId: 'C-ru-2',
+            faceValue: '3000.00',
+            allocationMode: 'multiple',
+            products: ['ecs'],
+            ...window(-1, 30),
+          },
+        ],
+      },
+      {
+        kind: 'coupons.allocate',
+        enterpriseId,
+        couponId: 'C-ru-2',
+        allocations: ids.slice(0, 600).map((memberId) => ({ memberId, amount: '2.00' })),
+      },
+      { kind: 'usage.settle', enterpriseId, records: usage('ru-a', ids, 2_000, 2) },
+      { kind: 'sharing.set', enterpriseId, enabled: false, memberIds: ids.slice(0, 1_500).reverse() },
+      { kind: 'usage.settle', enterpriseId, records: usage('ru-b', ids, 1_500, 1) },
+      { kind: 'sharing.set', enterpriseId, enabled: true, memberIds: ids.slice(0, 500) },
+      { kind: 'usage.settle', enterpriseId, records: usage('ru-c', ids, 500, 1) },
+    ];
+    const operationIds: string[] = [];
+    for (const payload of payloads) operationIds.push(await publish(payload));
+    const views = await waitForFinal(h.service.db, operationIds, 120_000);
+    expect(views.every((v) => v.status === 'completed')).toBe(true);
+
+    const { rows } = await sql<{ source: string; n: number }>`
+      SELECT source, count(*)::int AS n FROM usage_lines WHERE enterprise_id = ${enterpriseId} GROUP BY 1 ORDER BY 1`.execute(
+      h.service.db,
+    );
+    expect(rows.map((r) => r.source)).toEqual([
+      'master_coupon',
+      'master_package',
+      'member_coupon',
+      'own_package',
+      'payg',
+    ]);
+    const { rows: flagged } = await sql<{ n: number }>`
+      SELECT count(*)::int AS n FROM sharing_history WHERE operation_id = ${operationIds[6]!} AND arrears_risk`.execute(
+      h.service.db,
+    );
+    expect(flagged[0]!.n).toBeGreaterThan(0);
+    // Every record, line, package and coupon as in publication order, and the invariants.
+    const report = await expectLedgerConsistent(h.service.db, published);
+    expect(workers.every((w) => w.running())).toBe(true);
+    console.info(
+      `[reliability] settlements on two worker processes: lines ${JSON.stringify(rows)}, ${flagged[0]!.n} flagged ` +
+        `at risk of arrears; ledger ${JSON.stringify(report)}`,
+    );
+  }, 180_000);
+});

@@ -32,6 +32,35 @@ const coupon = (couponId: string) => ({
   products: ['ecs'],
 });
 const chunkIndexOf = (job: Job) => (job.data as { chunkIndex: number }).chunkIndex;
+
+const HOUR = 3_600_000;
+/** A master package that runs out partway, and a unit of own package for each of the first 20 members. */
+const packages = (prefix: string, ids: string[]) => ({
+  validFrom: new Date(Date.now() - 240 * HOUR).toISOString(),
+  validUntil: new Date(Date.now() + 240 * HOUR).toISOString(),
+  list(): Record<string, unknown>[] {
+    const terms = { product: 'ecs', unit: 'GB', validFrom: this.validFrom, validUntil: this.validUntil };
+    return [
+      { packageId: `${prefix}-master`, owner: 'master', quantity: '250.5', ...terms },
+      ...ids.slice(0, 20).map((owner, i) => ({ packageId: `${prefix}-own-${i}`, owner, quantity: '1', ...terms })),
+    ];
+  },
+});
+/**
+ * `count` usage records over the members (a tenth for a product nothing covers), the last five
+ * repeating earlier ones: every tier, pay-as-you-go and `duplicate_item` across chunks.
+ */
+const records = (prefix: string, ids: string[], count: number) => {
+  const list = Array.from({ length: count - 5 }, (_, i) => ({
+    recordId: `${prefix}-r-${i}`,
+    memberId: ids[i % ids.length]!,
+    product: i % 10 === 9 ? 'obs' : 'ecs',
+    quantity: ['0.75', '1', '0.333333'][i % 3]!,
+    amount: `${1 + (i % 9)}.${String((i * 7) % 100).padStart(2, '0')}`,
+    usedAt: new Date(Date.now() - (1 + (i % 3)) * HOUR).toISOString(),
+  }));
+  return [...list, ...list.slice(0, 5)];
+};
 const allocations = (ids: string[]) => ids.map((memberId, i) => ({ memberId, amount: `${2 + (i % 3)}.50` }));
 
 describe('the same chunk delivered twice at once', () => {
@@ -76,9 +105,21 @@ describe('the same chunk delivered twice at once', () => {
       couponId: 'C-dup',
       allocations: allocations(members.slice(0, 2_000)),
     });
+    await publish({
+      operationId: 'dup-packages',
+      kind: 'packages.issue',
+      enterpriseId: 'E-dup',
+      packages: packages('P-dup', members).list(),
+    });
+    await publish({
+      operationId: 'dup-settle',
+      kind: 'usage.settle',
+      enterpriseId: 'E-dup',
+      records: records('dup', members.slice(0, 2_500), 1_000),
+    });
     await drainTwice();
 
-    const chunks = 50 + 1 + 50 + 20;
+    const chunks = 50 + 1 + 50 + 20 + 1 + 10;
     expect(outcomes).toEqual({ applied: chunks, already_applied: chunks, other: 0 });
     const report = await expectLedgerConsistent(h.service.db, published);
     console.info(
@@ -146,8 +187,20 @@ describe('the same chunk delivered twice at once', () => {
         couponId: 'C-dup2',
         allocations: allocations(members.slice(0, 3_000)),
       });
+      const issue = await publish({
+        operationId: 'dup2-packages',
+        kind: 'packages.issue',
+        enterpriseId: 'E-dup2',
+        packages: packages('P-dup2', members).list(),
+      });
+      const settle = await publish({
+        operationId: 'dup2-settle',
+        kind: 'usage.settle',
+        enterpriseId: 'E-dup2',
+        records: records('dup2', members.slice(0, 4_000), 1_500),
+      });
       const originals = (await queue.getJobs(['waiting', 'delayed'], 0, -1)) as Job[];
-      expect(originals).toHaveLength(60 + 30);
+      expect(originals).toHaveLength(60 + 30 + 1 + 15);
       await queue.addBulk(
         // A copy of a job waiting for the one before it is not delayed: it finds its turn itself.
         originals.map((job) => ({
@@ -158,17 +211,17 @@ describe('the same chunk delivered twice at once', () => {
       );
       await queue.resume();
 
-      const views = await Promise.all([sharing, allocate].map((id) => h.waitForOperation(id, 120_000)));
-      expect(views.map((v) => v.status)).toEqual(['completed', 'completed']);
+      const views = await Promise.all([sharing, allocate, issue, settle].map((id) => h.waitForOperation(id, 120_000)));
+      expect(views.map((v) => v.status)).toEqual(['completed', 'completed', 'completed', 'completed_with_rejections']);
       // Every copy has to be taken off the queue before the counts are final.
       const deadline = Date.now() + 60_000;
-      while ((outcomes.applied ?? 0) + (outcomes.already_applied ?? 0) < 180 && Date.now() < deadline) {
+      while ((outcomes.applied ?? 0) + (outcomes.already_applied ?? 0) < 212 && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 100));
       }
-      expect(outcomes).toEqual({ applied: 90, already_applied: 90 });
+      expect(outcomes).toEqual({ applied: 106, already_applied: 106 });
       const report = await expectLedgerConsistent(h.service.db, published);
       console.info(
-        `[reliability] duplicate delivery (two pools, 90 chunks ×2): ${JSON.stringify(outcomes)}; ledger ${JSON.stringify(report)}`,
+        `[reliability] duplicate delivery (two pools, 106 chunks ×2): ${JSON.stringify(outcomes)}; ledger ${JSON.stringify(report)}`,
       );
     } finally {
       await harnessWorkers.stop();
