@@ -5,7 +5,10 @@
  * per chunk; the lean one writes the same rows in one statement per chunk, without explicit locks,
  * the least a careful hand-written client could do.
  *
- *   npm run bench -- [--members 200000] [--concurrency 16] [--workers 1] [--rounds 5] [--warm-up 200000] [--only sharing,coupons,publish]
+ *   npm run bench -- [--members 200000] [--concurrency 16] [--workers 1] [--rounds 5] [--warm-up 200000] [--only sharing,coupons,settle,publish]
+ *
+ * `settle` (issue 20) has no lean side: `usage.settle` against its own hand-written reference
+ * (`--usage-records`, `--usage-members`, `--enterprises`; scripts/bench/settle.bench.ts).
  */
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -23,10 +26,13 @@ import { benchPublishing } from './bench/publishing.bench.js';
 import { RedisMemorySampler } from './bench/redis-memory.js';
 import { type BenchResults, type Comparison, formatReport, type Pairing } from './bench/report.js';
 import type { ScenarioContext } from './bench/scenario.js';
+import { planSettlement, settleRun } from './bench/settle-plan.js';
+import { seedSettlement } from './bench/settle-seed.js';
+import { benchSettle } from './bench/settle.bench.js';
 import { benchSharing, seedMembers } from './bench/sharing.bench.js';
 import { WorkerProcesses } from './bench/worker-processes.js';
 
-const SCENARIOS = ['sharing', 'coupons', 'publish'] as const;
+const SCENARIOS = ['sharing', 'coupons', 'settle', 'publish'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const integerFrom =
@@ -74,6 +80,15 @@ const program = new Command('bench')
     nonNegativeInt,
     200_000,
   )
+  .option('--usage-records <n>', 'usage records settled by the settle scenario', positiveInt, 200_000)
+  .option('--usage-batch <n>', 'records per usage.settle operation (settle)', positiveInt, 10_000)
+  .option('--usage-members <n>', 'members the usage records are spread over (settle)', positiveInt, 10_000)
+  .option(
+    '--enterprises <n>',
+    'enterprises of the settle scenario, each with its own 20 master packages and 50 coupons; their settlements are the only ones that may run side by side',
+    positiveInt,
+    4,
+  )
   .option('--only <scenarios>', `comma-separated subset of ${SCENARIOS.join(',')}`, scenarioList, [...SCENARIOS])
   .option('--publish-operations <n>', 'small operations published in the publishing test', positiveInt, 2_000)
   .option('--publish-in-flight <list>', 'publishes in flight at once, one test each', intList, [1, 16])
@@ -98,6 +113,10 @@ const options = program.opts<{
   rounds: number;
   warmUp: number;
   only: Scenario[];
+  usageRecords: number;
+  usageMembers: number;
+  usageBatch: number;
+  enterprises: number;
   publishOperations: number;
   publishInFlight: number[];
   timeout: number;
@@ -111,6 +130,7 @@ const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const connections = options.concurrency * options.workers;
 /** Items of the warm-up round: never more than a measured round has. */
 const warmUp = Math.min(options.warmUp, options.members);
+const settleWarmUp = Math.min(options.warmUp, options.usageRecords);
 
 let env: BenchEnvironment | null = null;
 let workers: WorkerProcesses | null = null;
@@ -170,26 +190,38 @@ async function versions(pool: BenchEnvironment['pool']): Promise<{ postgres: str
  * After a warm-up of 20,000 members the worker's first 200,000-member round still took 13–15 ms
  * of CPU per 1,000 members against 9–11 in the rounds after it.
  */
-async function inRounds(
+async function inRounds<R extends PairedRound>(
   warmUpRound: (() => Promise<unknown>) | null,
-  run: (round: number) => Promise<Round>,
-): Promise<Comparison> {
+  run: (round: number) => Promise<R>,
+): Promise<R[]> {
   await warmUpRound?.();
-  const rounds: Round[] = [];
+  const rounds: R[] = [];
   for (let round = 1; round <= options.rounds; round += 1) rounds.push(await run(round));
-  return { ...medianBy(rounds, 'reference'), lean: medianBy(rounds, 'lean') };
+  return rounds;
 }
+
+const againstBoth = (rounds: readonly Round[]): Comparison => ({
+  ...medianBy(rounds, 'reference'),
+  lean: medianBy(rounds, 'lean'),
+});
+
+/** A round's service run and the hand-written runs it is compared with (`lean` only where there is one). */
+type PairedRound = Pick<Round, 'service' | 'reference'> & Partial<Pick<Round, 'lean'>>;
 
 /**
  * The median round by service/`side`. Each ratio gets its own: a ratio is only meaningful between
  * runs of one round, which met the same machine, and the round typical of one pairing need not be
  * the one typical of the other.
  */
-function medianBy(rounds: readonly Round[], side: 'reference' | 'lean'): Pairing {
-  const ratios = rounds.map((r) => r.service.rate / r[side].rate);
+function medianBy<R extends PairedRound>(
+  rounds: readonly R[],
+  side: 'reference' | (R extends Round ? 'lean' : never),
+): Pairing {
+  const against = (r: R) => r[side] as Round['reference'];
+  const ratios = rounds.map((r) => r.service.rate / against(r).rate);
   const byRatio = ratios.map((ratio, i) => ({ ratio, i })).sort((a, b) => a.ratio - b.ratio);
   const { ratio, i } = byRatio[Math.floor((byRatio.length - 1) / 2)]!;
-  return { service: rounds[i]!.service, reference: rounds[i]![side], ratio, medianRound: i + 1, rounds: ratios };
+  return { service: rounds[i]!.service, reference: against(rounds[i]!), ratio, medianRound: i + 1, rounds: ratios };
 }
 
 async function main(): Promise<BenchResults> {
@@ -212,10 +244,21 @@ async function main(): Promise<BenchResults> {
       node: process.version,
       ...(await versions(env.pool)),
       loadAverageBefore: loadavg(),
+      ...(wanted.has('settle') && {
+        usage: {
+          records: options.usageRecords,
+          members: options.usageMembers,
+          enterprises: options.enterprises,
+          batch: options.usageBatch,
+          warmUp: settleWarmUp,
+        },
+      }),
     },
   };
-  log(`seeding ${options.members} associated members`);
-  await seedMembers(env.pool, options.members);
+  if (wanted.has('sharing') || wanted.has('coupons') || wanted.has('publish')) {
+    log(`seeding ${options.members} associated members`);
+    await seedMembers(env.pool, options.members);
+  }
   producer = createProducer({
     databaseUrl: env.databaseUrl,
     redisUrl: env.redisUrl,
@@ -223,7 +266,7 @@ async function main(): Promise<BenchResults> {
     queueBackend: 'redis',
   });
 
-  if (wanted.has('sharing') || wanted.has('coupons')) {
+  if (wanted.has('sharing') || wanted.has('coupons') || wanted.has('settle')) {
     log(`starting ${options.workers} worker process(es), concurrency ${options.concurrency}`);
     workers = await WorkerProcesses.start(
       options.workers,
@@ -252,14 +295,34 @@ async function main(): Promise<BenchResults> {
     };
     const small = { ...ctx, members: warmUp };
     if (wanted.has('sharing'))
-      results.sharing = await inRounds(warmUp > 0 ? () => benchSharing(small, 0) : null, (round) =>
-        benchSharing(ctx, round),
+      results.sharing = againstBoth(
+        await inRounds(warmUp > 0 ? () => benchSharing(small, 0) : null, (round) => benchSharing(ctx, round)),
       );
     if (wanted.has('coupons')) {
       const coupons = plan(options.members);
       await seedCoupons(env.pool, coupons);
-      results.coupons = await inRounds(warmUp > 0 ? () => benchCoupons(small, plan(warmUp), 0) : null, (round) =>
-        benchCoupons(ctx, coupons, round),
+      results.coupons = againstBoth(
+        await inRounds(warmUp > 0 ? () => benchCoupons(small, plan(warmUp), 0) : null, (round) =>
+          benchCoupons(ctx, coupons, round),
+        ),
+      );
+    }
+    // After the coupons scenario, whose resets rewrite every coupon and empty member_coupons.
+    if (wanted.has('settle')) {
+      const usage = planSettlement(options.usageRecords, options.usageMembers, options.enterprises);
+      log(
+        `seeding ${options.enterprises} enterprises: ${options.usageMembers} members, their packages, coupons and holdings`,
+      );
+      await seedSettlement(env.pool, usage);
+      const run = settleRun(usage, options.usageRecords, options.usageBatch);
+      const warmRun = settleWarmUp === options.usageRecords ? run : settleRun(usage, settleWarmUp, options.usageBatch);
+      const settle = { ...ctx, members: options.usageRecords };
+      results.settle = medianBy(
+        await inRounds(
+          settleWarmUp > 0 ? () => benchSettle({ ...ctx, members: settleWarmUp }, usage, warmRun, 0) : null,
+          (round) => benchSettle(settle, usage, run, round),
+        ),
+        'reference',
       );
     }
     results.workerHighWaterMark = workers.peaks().highWaterMark;

@@ -62,11 +62,16 @@ export class CpuMeter {
     private readonly workerPids: () => number[],
   ) {}
 
+  /**
+   * Every backend of the database, the one asking included: it is one of the pool's, which the
+   * hand-written sides run on, and the pool hands out its most recently used client first, so
+   * leaving it out at the start and the end of a phase left out the lane that had just worked (all
+   * of a one-lane run's Postgres time: 0 ms where the machine spent a core).
+   */
   async #backendPids(): Promise<number[]> {
-    const { rows } = await this.pool.query<{ pid: number }>(
-      `SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`,
-      [this.databaseName],
-    );
+    const { rows } = await this.pool.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE datname = $1`, [
+      this.databaseName,
+    ]);
     return rows.map((r) => r.pid);
   }
 

@@ -37,9 +37,13 @@ export interface BenchResults {
     redis: string;
     loadAverageBefore: number[];
     loadAverageAfter?: number[];
+    /** The settle scenario's size, when it ran. */
+    usage?: { records: number; members: number; enterprises: number; batch: number; warmUp: number };
   };
   sharing?: Comparison;
   coupons?: Comparison;
+  /** Against its hand-written reference only: there is no lean side for settlement. */
+  settle?: Pairing;
   publishing?: PublishRun[];
   workerHighWaterMark?: number;
 }
@@ -59,22 +63,31 @@ function cpuLine(cpu: CpuReport, items: number, clientLabel: string, client: num
 
 const everyRound = (p: Pairing) => p.rounds.map((x) => x.toFixed(2)).join(', ');
 
-function comparison(label: string, unit: string, r: Comparison, warmUp: number): string[] {
+function comparison(label: string, unit: string, r: Pairing & { lean?: Pairing }, warmUp: number): string[] {
   const { service, reference, lean } = r;
   const warmedBy = warmUp > 0 ? `, after a warm-up round of ${warmUp}` : '';
+  const leanLines = (line: (lean: Pairing) => string) => (lean ? [line(lean)] : []);
   return [
     `${label} (the median of ${r.rounds.length} rounds by ratio, picked for each ratio on its own${warmedBy}; every round: ${everyRound(r)})`,
     `  service    ${service.items} ${unit} in ${service.seconds.toFixed(2)} s = ${rate(service.rate)} ${unit}/s ` +
       `(publish → operation final; publishing itself took ${service.publishSeconds.toFixed(2)} s)`,
     `  reference  ${reference.items} ${unit} in ${reference.seconds.toFixed(2)} s = ${rate(reference.rate)} ${unit}/s (hand-written pg, ${reference.connections} connections)`,
     `  ratio      service/reference = ${r.ratio.toFixed(2)} (round ${r.medianRound})`,
-    `  lean       ${lean.reference.items} ${unit} in ${lean.reference.seconds.toFixed(2)} s = ${rate(lean.reference.rate)} ${unit}/s ` +
-      `(hand-written pg, one statement per chunk, ${lean.reference.connections} connections)`,
-    `  ratio      service/lean = ${lean.ratio.toFixed(2)} (round ${lean.medianRound}, service ${rate(lean.service.rate)} ${unit}/s there; ` +
-      `every round: ${everyRound(lean)})`,
+    ...leanLines(
+      (lean) =>
+        `  lean       ${lean.reference.items} ${unit} in ${lean.reference.seconds.toFixed(2)} s = ${rate(lean.reference.rate)} ${unit}/s ` +
+        `(hand-written pg, one statement per chunk, ${lean.reference.connections} connections)`,
+    ),
+    ...leanLines(
+      (lean) =>
+        `  ratio      service/lean = ${lean.ratio.toFixed(2)} (round ${lean.medianRound}, service ${rate(lean.service.rate)} ${unit}/s there; ` +
+        `every round: ${everyRound(lean)})`,
+    ),
     `  service    ${cpuLine(service.cpu, service.items, 'worker', service.cpu.workers)}, bench process ${msPerThousand(service.cpu.bench, service.items).toFixed(0)}`,
     `  reference  ${cpuLine(reference.cpu, reference.items, 'client', reference.cpu.bench)}`,
-    `  lean       ${cpuLine(lean.reference.cpu, lean.reference.items, 'client', lean.reference.cpu.bench)}`,
+    ...leanLines(
+      (lean) => `  lean       ${cpuLine(lean.reference.cpu, lean.reference.items, 'client', lean.reference.cpu.bench)}`,
+    ),
     `  worker RSS peak ${mib(service.rss.maxPerProcess)} per process (sampled every 100 ms; sum over processes ${mib(service.rss.sum)})`,
     `  Redis      used_memory ${mib(service.redis.baseline)} before → ${mib(service.redis.peakUsed)} at the peak sample; ` +
       `used_memory_peak then ${mib(service.redis.serverPeakAtSample)} (server-wide)`,
@@ -94,6 +107,13 @@ export function formatReport(results: BenchResults): string {
   if (results.sharing) lines.push(...comparison('sharing.set', 'members', results.sharing, s.warmUp), '');
   if (results.coupons)
     lines.push(...comparison(`coupons.allocate (over 100 coupons)`, 'allocations', results.coupons, s.warmUp), '');
+  if (results.settle && s.usage) {
+    const u = s.usage;
+    const label =
+      `usage.settle (${u.members} members of ${u.enterprises} enterprises, each with 20 master packages and 50 coupons ` +
+      `drawn on by every chunk; operations of ${u.batch} records, each enterprise's settled in order)`;
+    lines.push(...comparison(label, 'records', results.settle, u.warmUp), '');
+  }
   if (results.workerHighWaterMark)
     lines.push(`worker VmHWM (kernel's RSS high-water mark, whole run): ${mib(results.workerHighWaterMark)}`, '');
   if (results.publishing) {
