@@ -177,19 +177,8 @@ async function statusCommand(operationId: string, flags: { json?: boolean }): Pr
   }
 }
 
-type RejectionIdColumn = 'memberId' | 'couponId' | 'packageId' | 'recordId';
-const REJECTION_ID_COLUMNS: readonly RejectionIdColumn[] = ['memberId', 'couponId', 'packageId', 'recordId'];
-
-/**
- * The id columns of a kind's rejections in CSV. Member and coupon kinds keep the columns they have
- * always printed (scripts parse them); a kind whose items are named by another id (its file's
- * first column: a package's, a usage record's) prints that id, then the member it concerns.
- */
-export function rejectionColumns(kind: string): RejectionIdColumn[] {
-  const first = kindSpec(kind)?.file?.columns.split(/[,[ ]/)[0];
-  const key = REJECTION_ID_COLUMNS.find((c) => c === first);
-  return key === 'packageId' || key === 'recordId' ? [key, 'memberId'] : ['memberId', 'couponId'];
-}
+// A kind without items (sharing.set-default) names none of its own.
+const DEFAULT_REJECTION_IDS = ['memberId', 'couponId'] as const;
 
 async function rejectionsCommand(operationId: string, flags: { json?: boolean }): Promise<number> {
   const producer = await openProducer();
@@ -199,7 +188,7 @@ async function rejectionsCommand(operationId: string, flags: { json?: boolean })
       process.stderr.write(`operation ${operationId} not found\n`);
       return EXIT.notCompleted;
     }
-    const columns = rejectionColumns(view.kind);
+    const columns = kindSpec(view.kind)?.file?.rejectedBy ?? DEFAULT_REJECTION_IDS;
     if (!flags.json) process.stdout.write(`position,${columns.join(',')},reason\n`);
     for await (const r of producer.rejections(operationId)) {
       process.stdout.write(

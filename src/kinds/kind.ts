@@ -19,10 +19,18 @@ export interface ApplySettings {
 
 export const DEFAULT_APPLY_SETTINGS: ApplySettings = Object.freeze({ arrearsLookbackDays: 30 });
 
+/** The ids a rejection may carry (`Rejection` in `src/domain/outcomes.ts`). */
+export type RejectionIdField = 'memberId' | 'couponId' | 'packageId' | 'recordId';
+
 /** How the CLI reads one item of this kind from a file. */
 export interface ItemFileFormat {
   /** The CSV columns, in order, as `--help` names them. */
   columns: string;
+  /**
+   * The ids `benefits rejections` prints for a rejected item, in order. Member and coupon kinds
+   * print `memberId,couponId`, as they always have (scripts parse them).
+   */
+  rejectedBy: readonly RejectionIdField[];
   /** A CSV line's fields as the item the schema checks (a header row is skipped by its first cell). */
   fromCsv(fields: string[]): unknown;
   /** An NDJSON line's value as the item (by default, as it is). */

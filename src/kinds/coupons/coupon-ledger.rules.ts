@@ -1,4 +1,4 @@
-import { type OutcomeCounts, type Rejection, separateDuplicates } from '../../domain/outcomes.js';
+import { type OutcomeCounts, type Rejection, type RejectionReason, separateDuplicates } from '../../domain/outcomes.js';
 import { allocationProblem, type CouponState, emptyHolding, type Holding } from './coupon.rules.js';
 
 export interface LedgerItem {
@@ -76,6 +76,12 @@ function finish(
   };
 }
 
+/** Every item not already refused refused for the same reason: the coupon itself is the problem. */
+function refuseEvery(unique: readonly LedgerItem[], rejections: Rejection[], reason: RejectionReason): LedgerDecision {
+  for (const item of unique) rejections.push({ position: item.position, memberId: item.memberId, reason });
+  return finish([], rejections, null, new Map());
+}
+
 /**
  * Allocates item by item, in batch order, from the coupon's balance. An item that cannot be
  * honoured is rejected alone; an amount is never split and the balance never goes below zero.
@@ -89,11 +95,7 @@ export function decideAllocations(
 ): LedgerDecision {
   const { unique, rejections } = prepare(ctx, items, offset, members);
   const problem = allocationProblem(coupon, ctx.enterpriseId, ctx.operationId, ctx.now);
-  if (problem || !coupon) {
-    for (const item of unique)
-      rejections.push({ position: item.position, memberId: item.memberId, reason: problem ?? 'unknown_coupon' });
-    return finish([], rejections, null, new Map());
-  }
+  if (problem || !coupon) return refuseEvery(unique, rejections, problem ?? 'unknown_coupon');
   // The first chunk of a `once` coupon's operation takes the coupon for that operation.
   const next: CouponState = {
     ...coupon,
@@ -143,11 +145,7 @@ export function decideRevocations(
   members: ReadonlyMap<string, MemberLedgerState>,
 ): LedgerDecision {
   const { unique, rejections } = prepare(ctx, items, offset, members);
-  if (!coupon || coupon.enterpriseId !== ctx.enterpriseId) {
-    for (const item of unique)
-      rejections.push({ position: item.position, memberId: item.memberId, reason: 'unknown_coupon' });
-    return finish([], rejections, null, new Map());
-  }
+  if (!coupon || coupon.enterpriseId !== ctx.enterpriseId) return refuseEvery(unique, rejections, 'unknown_coupon');
   const next: CouponState = { ...coupon };
   const holdings = new Map<string, Holding>();
   const entries: LedgerEntry[] = [];

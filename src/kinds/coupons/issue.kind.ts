@@ -58,6 +58,7 @@ export const couponsIssue = defineKind({
   },
   file: {
     columns: 'couponId,faceValue,allocationMode,validFrom,validUntil,products (products separated by ;)',
+    rejectedBy: ['memberId', 'couponId'],
     fromCsv: ([couponId, faceValue, allocationMode, validFrom, validUntil, products]) => ({
       couponId,
       faceValue,

@@ -5,7 +5,14 @@ import { parseAmount } from '../../domain/money.js';
 import { reads, writes } from '../../domain/ordering/claims.js';
 import type { KindClaims, OperationHeader } from '../../domain/ordering/operation-claims.js';
 import { type ChunkWork, chunkWork } from '../../operations/chunk-work.js';
-import { enterpriseOf, type OperationIdentity, parseItems, parseParams, repeatsOf } from '../kind.js';
+import {
+  enterpriseOf,
+  type ItemFileFormat,
+  type OperationIdentity,
+  parseItems,
+  parseParams,
+  repeatsOf,
+} from '../kind.js';
 import {
   type decideAllocations,
   holdsForAnyCoveringBalance,
@@ -39,8 +46,9 @@ export const ledgerClaims: KindClaims<{ memberId: string }> = {
 };
 
 /** A file of allocations or revocations: `memberId,amount` (the amount optional for a revocation). */
-export const ledgerFile = (amountRequired: boolean) => ({
+export const ledgerFile = (amountRequired: boolean): ItemFileFormat => ({
   columns: amountRequired ? 'memberId,amount' : 'memberId[,amount]',
+  rejectedBy: ['memberId', 'couponId'],
   fromCsv: ([memberId = '', amount]: string[]) =>
     amountRequired ? { memberId, amount: amount ?? '' } : amount ? { memberId, amount } : { memberId },
 });

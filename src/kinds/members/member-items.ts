@@ -8,6 +8,7 @@ export const memberIds = z.array(memberIdSchema).min(1);
 /** A file of member ids: one a line, in CSV or as NDJSON (a string, or `{ "memberId": ... }`). */
 export const memberIdFile: ItemFileFormat = {
   columns: 'memberId',
+  rejectedBy: ['memberId', 'couponId'],
   fromCsv: ([memberId = '']) => memberId,
   fromNdjson: (value) =>
     value !== null && typeof value === 'object' && 'memberId' in value

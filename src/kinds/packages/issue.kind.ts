@@ -69,6 +69,7 @@ export const packagesIssue = defineKind({
   },
   file: {
     columns: 'packageId,owner,product,unit,quantity,validFrom,validUntil',
+    rejectedBy: ['packageId', 'memberId'],
     fromCsv: ([packageId, owner, product, unit, quantity, validFrom, validUntil]) => ({
       packageId,
       owner,

@@ -1,5 +1,6 @@
 import type { AppliedOutcome, ItemRef } from '../../domain/outcomes.js';
 import {
+  isRejection,
   isSupersededFor,
   type MemberDecision,
   type MemberState,
@@ -66,6 +67,6 @@ export function decideSetDefault(
  * was flagged when it was.
  */
 export function flagArrearsRisk(decision: MemberDecision, drewLately: ReadonlySet<string>): MemberDecision {
-  if ('reason' in decision || decision.outcome !== 'applied' || !drewLately.has(decision.memberId)) return decision;
+  if (isRejection(decision) || decision.outcome !== 'applied' || !drewLately.has(decision.memberId)) return decision;
   return { ...decision, arrearsRisk: true };
 }

@@ -51,6 +51,7 @@ export const usageSettle = defineKind({
   apply: (operation, chunk) => settlementWork(operation, chunk, false),
   file: {
     columns: 'recordId,memberId,product,quantity,amount,usedAt',
+    rejectedBy: ['recordId', 'memberId'],
     fromCsv: ([recordId, memberId, product, quantity, amount, usedAt]) => ({
       recordId,
       memberId,
