@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { CLUSTER_URL } from './test/support/servers.js';
 
 // The core scenarios run twice: with the queues in Redis (every test) and in PostgreSQL through
 // BullMQ's PostgreSQL backend (the files that exercise the pipeline end to end).
@@ -12,6 +13,14 @@ const coreOnPostgresQueues = [
   'test/integration/usage.test.ts',
 ];
 
+// The same core scenarios and a ledger check with the queues on a Redis Cluster of 3 masters and
+// 3 replicas that the project starts for itself (test/support/cluster-setup.ts).
+const coreOnRedisCluster = [
+  'test/integration/sharing-pipeline.test.ts',
+  'test/integration/coupons.test.ts',
+  'test/integration/reliability/duplicate-delivery.test.ts',
+];
+
 export default defineConfig({
   test: {
     globalSetup: ['test/support/global-setup.ts'],
@@ -23,6 +32,15 @@ export default defineConfig({
       {
         extends: true,
         test: { name: 'postgres-queues', include: coreOnPostgresQueues, env: { TEST_QUEUE_BACKEND: 'postgres' } },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'redis-cluster',
+          include: coreOnRedisCluster,
+          globalSetup: ['test/support/cluster-setup.ts'],
+          env: { TEST_REDIS_URL: CLUSTER_URL },
+        },
       },
     ],
   },

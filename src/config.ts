@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { clusterUrl, isHashTagPrefix, parseRedisTarget } from './queue/redis-target.js';
 
 const positiveInt = z.coerce.number().int().positive();
 // Compose files often pass `VAR=` for "not set": an empty value means absent, not an empty password.
@@ -7,8 +8,16 @@ const optionalSecret = z.preprocess((value) => (value === '' ? undefined : value
 const configSchema = z
   .object({
     DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/test'),
-    REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
-    // For Redis Cluster wrap it in a hash tag, e.g. `{benefits}`, so a queue's keys share a slot.
+    // One server, or a Redis Cluster: `redis+cluster://host:port,host:port` (or REDIS_CLUSTER_NODES).
+    REDIS_URL: z
+      .string()
+      .refine((url) => parseRedisTarget(url) !== null, 'must be redis://, rediss:// or redis+cluster://host:port,...')
+      .default('redis://127.0.0.1:6379'),
+    REDIS_CLUSTER_NODES: z
+      .string()
+      .regex(/^\s*[^,\s]+:\d+\s*(,\s*[^,\s]+:\d+\s*)*$/, 'must be host:port,host:port,...')
+      .optional(),
+    // On a Redis Cluster it must be a hash tag, e.g. `{benefits}`, so a queue's keys share a slot.
     QUEUE_PREFIX: z.string().min(1).default('bull'),
     // `postgres` keeps the queues in PostgreSQL (BullMQ 6's PostgreSQL backend) instead of Redis.
     QUEUE_BACKEND: z.enum(['redis', 'postgres']).default('redis'),
@@ -34,10 +43,20 @@ const configSchema = z
   .refine((e) => (e.DASHBOARD_USER === undefined) === (e.DASHBOARD_PASSWORD === undefined), {
     path: ['DASHBOARD_PASSWORD'],
     message: 'DASHBOARD_USER and DASHBOARD_PASSWORD must be set together',
+  })
+  .refine((e) => e.QUEUE_BACKEND !== 'redis' || !onCluster(e) || isHashTagPrefix(e.QUEUE_PREFIX), {
+    path: ['QUEUE_PREFIX'],
+    message:
+      'on a Redis Cluster the queue prefix must be a hash tag such as {benefits}: each BullMQ script touches several keys of a queue, which must share a slot',
   });
+
+function onCluster(e: { REDIS_URL: string; REDIS_CLUSTER_NODES?: string | undefined }): boolean {
+  return e.REDIS_CLUSTER_NODES !== undefined || parseRedisTarget(e.REDIS_URL)?.kind === 'cluster';
+}
 
 export interface Config {
   readonly databaseUrl: string;
+  /** One server's URL, or a cluster's (`redis+cluster://host:port,...`). */
   readonly redisUrl: string;
   readonly queuePrefix: string;
   readonly queueBackend: 'redis' | 'postgres';
@@ -74,7 +93,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const e = parsed.data;
   return Object.freeze({
     databaseUrl: e.DATABASE_URL,
-    redisUrl: e.REDIS_URL,
+    redisUrl: e.REDIS_CLUSTER_NODES === undefined ? e.REDIS_URL : clusterUrl(e.REDIS_CLUSTER_NODES),
     queuePrefix: e.QUEUE_PREFIX,
     queueBackend: e.QUEUE_BACKEND,
     queueSchema: e.QUEUE_SCHEMA,

@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { openRedis, parseRedisTarget, type RedisClient } from './redis-target.js';
 
 export type RedisRole = 'worker' | 'producer';
 
@@ -7,16 +7,19 @@ const PRODUCER_CONNECT_TIMEOUT_MS = 5_000;
 /**
  * Workers block on Redis and must wait out an outage (`maxRetriesPerRequest: null`); producers
  * should fail fast instead of queueing commands while Redis is away (`enableOfflineQueue: false`).
+ * `url` is one server's or a cluster's (`redis+cluster://host:port,...`).
  */
-export function createRedisConnection(url: string, role: RedisRole, onError: (error: Error) => void): Redis {
+export function createRedisConnection(url: string, role: RedisRole, onError: (error: Error) => void): RedisClient {
+  const target = parseRedisTarget(url);
+  if (!target) throw new Error(`not a Redis URL: ${url.replace(/\/\/[^@]*@/, '//***@')}`);
   const connection =
     role === 'worker'
-      ? new Redis(url, { maxRetriesPerRequest: null })
-      : new Redis(url, {
-          maxRetriesPerRequest: 1,
-          enableOfflineQueue: false,
-          connectTimeout: PRODUCER_CONNECT_TIMEOUT_MS,
-        });
+      ? openRedis(target, { maxRetriesPerRequest: null })
+      : openRedis(
+          target,
+          { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: PRODUCER_CONNECT_TIMEOUT_MS },
+          { enableOfflineQueue: false },
+        );
   connection.on('error', onError);
   return connection;
 }
@@ -32,9 +35,11 @@ export class QueueUnavailableError extends Error {
  */
 export function isConnectionLost(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
+  // A cluster adds its own: no node answers, the cluster is failing over, or it has no ready client yet.
   return (
     error.name === 'MaxRetriesPerRequestError' ||
-    /Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH/.test(
+    error.name === 'ClusterAllFailedError' ||
+    /Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|CLUSTERDOWN|Cluster isn't ready|Too many Cluster redirections|None of startup nodes|Failed to refresh slots cache/.test(
       error.message,
     )
   );
@@ -44,7 +49,7 @@ export function isConnectionLost(error: unknown): boolean {
  * Resolves once the connection is ready, or rejects after `timeoutMs` with a clear error, so a
  * publisher is told Redis is down instead of waiting on it forever.
  */
-export function waitForRedis(connection: Redis, timeoutMs = PRODUCER_CONNECT_TIMEOUT_MS): Promise<void> {
+export function waitForRedis(connection: RedisClient, timeoutMs = PRODUCER_CONNECT_TIMEOUT_MS): Promise<void> {
   if (connection.status === 'ready') return Promise.resolve();
   return new Promise((resolve, reject) => {
     const onReady = () => {

@@ -1,4 +1,5 @@
 import { createRedisConnection } from './connections.js';
+import { isHashTagPrefix, parseRedisTarget } from './redis-target.js';
 import { type PublisherQueues, RedisProducerQueues } from './producer-queues.js';
 import { closeQueues, createQueues, type QueueConnection, type ServiceQueues } from './queues.js';
 
@@ -21,6 +22,11 @@ export function openQueueBackend(
   onError: (component: string) => (error: Error) => void,
 ): QueueBackend {
   if (config.kind === 'redis') {
+    // The service's configuration refuses this at start-up; the producer library is told here.
+    if (parseRedisTarget(config.redisUrl)?.kind === 'cluster' && !isHashTagPrefix(config.prefix))
+      throw new Error(
+        `on a Redis Cluster the queue prefix must be a hash tag such as {benefits}, not ${config.prefix}`,
+      );
     const redis = createRedisConnection(config.redisUrl, 'worker', onError('redis'));
     const connection: QueueConnection = { kind: 'redis', connection: redis, prefix: config.prefix };
     const queues = createQueues(connection, onError('queue'));

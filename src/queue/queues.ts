@@ -6,7 +6,7 @@ import {
   type Processor,
   type WorkerOptions,
 } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-target.js';
 import { QUEUES } from '../contract/index.js';
 import { operationJobOptions } from './job-options.js';
 
@@ -15,7 +15,7 @@ import { operationJobOptions } from './job-options.js';
  * BullMQ 6's PostgreSQL backend (tables in `connection.schema`).
  */
 export type QueueConnection =
-  | { kind: 'redis'; connection: Redis; prefix: string }
+  | { kind: 'redis'; connection: RedisClient; prefix: string }
   | { kind: 'postgres'; connection: Exclude<PostgresConnectionOptions, string> };
 
 export interface ServiceQueues {

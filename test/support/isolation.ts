@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { sql } from 'kysely';
-import { adminDb, databaseUrl, REDIS_URL, TEMPLATE_DATABASE } from './servers.js';
+import { createRedisConnection } from '../../src/queue/connections.js';
+import { isCluster } from '../../src/queue/redis-target.js';
+import { adminDb, databaseUrl, ON_CLUSTER, REDIS_URL, TEMPLATE_DATABASE } from './servers.js';
 
 export interface Isolated {
   name: string;
@@ -28,7 +29,7 @@ export async function isolate(label: string): Promise<Isolated> {
   } finally {
     await admin.destroy();
   }
-  const queuePrefix = `test-${name}`;
+  const queuePrefix = ON_CLUSTER ? `{test-${name}}` : `test-${name}`;
   return {
     name,
     databaseUrl: databaseUrl(name),
@@ -46,15 +47,24 @@ export async function isolate(label: string): Promise<Isolated> {
 }
 
 export async function deleteRedisKeys(pattern: string, url = REDIS_URL): Promise<void> {
-  const redis = new Redis(url);
+  const client = createRedisConnection(url, 'worker', () => {});
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-      if (keys.length > 0) await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
+    // A cluster's keys are spread over its masters: each is scanned on its own.
+    const servers = isCluster(client) ? (await waitReady(client), client.nodes('master')) : [client];
+    for (const redis of servers) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        // One DEL each: keys of different slots cannot share a command on a cluster.
+        if (keys.length > 0) await keys.reduce((batch, key) => batch.del(key), redis.pipeline()).exec();
+        cursor = next;
+      } while (cursor !== '0');
+    }
   } finally {
-    redis.disconnect();
+    client.disconnect();
   }
+}
+
+function waitReady(client: { status: string; once(event: 'ready', listener: () => void): unknown }): Promise<void> {
+  return client.status === 'ready' ? Promise.resolve() : new Promise((resolve) => client.once('ready', resolve));
 }

@@ -5,6 +5,11 @@ import pg from 'pg';
 export const ADMIN_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const TEMPLATE_DATABASE = 'benefits_test_template';
+/** The redis-cluster project's cluster: six nodes on consecutive ports from here. */
+export const CLUSTER_BASE_PORT = 17301;
+export const CLUSTER_URL = `redis+cluster://${[0, 1, 2].map((i) => `127.0.0.1:${CLUSTER_BASE_PORT + i}`).join(',')}`;
+/** On a cluster, queue prefixes must be hash tags. */
+export const ON_CLUSTER = REDIS_URL.startsWith('redis+cluster://');
 
 export function databaseUrl(name: string): string {
   const url = new URL(ADMIN_DATABASE_URL);
@@ -30,7 +35,12 @@ export async function assertServersReachable(): Promise<void> {
   } finally {
     await db.destroy();
   }
-  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  // The redis-cluster project starts its own cluster: only the shared Redis must already run.
+  const redis = new Redis(ON_CLUSTER ? 'redis://127.0.0.1:6379' : REDIS_URL, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
   try {
     await redis.connect();
     await redis.ping();
