@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { type Kysely, sql } from 'kysely';
 import { type Config, queueBackendConfig } from './config.js';
 import { createDatabase } from './db/database.js';
+import { ensureHistoryPartitions } from './db/history-partitions.js';
 import { migrateToLatest } from './db/migrate.js';
 import type { Database } from './db/schema.js';
 import { buildApp } from './http/app.js';
@@ -33,6 +34,27 @@ export interface Service {
   stop(): Promise<void>;
 }
 
+// Months are made MONTHS_AHEAD ahead: checking a few times a day is plenty.
+const PARTITION_CHECK_MS = 6 * 3_600_000;
+
+/** Workers write history: its month partitions must exist now and stay ahead while they run. */
+async function keepHistoryPartitions(
+  db: Kysely<Database>,
+  logger: Logger,
+  closers: Array<() => Promise<unknown>>,
+): Promise<void> {
+  const ensure = async () => {
+    const created = await ensureHistoryPartitions(db);
+    if (created.length > 0) logger.info({ partitions: created }, 'history partitions created');
+  };
+  await ensure();
+  const timer = setInterval(() => {
+    ensure().catch((error: unknown) => logger.error({ err: error }, 'history partitions not created'));
+  }, PARTITION_CHECK_MS);
+  timer.unref();
+  closers.push(async () => clearInterval(timer));
+}
+
 export async function startService(config: Config, logger: Logger, options: ServiceOptions): Promise<Service> {
   const onError = (component: string) => (error: Error) => logger.error({ err: error, component }, 'connection error');
   const db = createDatabase({
@@ -58,6 +80,7 @@ export async function startService(config: Config, logger: Logger, options: Serv
 
     let workers: ServiceWorkers | null = null;
     if (options.workers) {
+      await keepHistoryPartitions(db, logger, closers);
       workers = startWorkers({
         db,
         databaseUrl: config.databaseUrl,

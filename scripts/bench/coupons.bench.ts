@@ -161,9 +161,9 @@ async function runCouponReference(ctx: ScenarioContext, coupons: CouponPlan, rou
       );
       const unused = new Map(held.rows.map((r) => [r.member_id, r.unused_cents]));
       await client.query(
-        `INSERT INTO coupon_history (operation_id, coupon_id, enterprise_id, member_id, action, outcome, amount_cents,
+        `INSERT INTO coupon_history (operation_month, operation_id, coupon_id, enterprise_id, member_id, action, outcome, amount_cents,
                                      coupon_balance_after_cents, member_balance_after_cents)
-         SELECT $1, $2, $3, h.member_id, 'allocate', 'applied', h.cents, h.balance, h.unused
+         SELECT date_trunc('month', now() AT TIME ZONE 'UTC')::date, $1, $2, $3, h.member_id, 'allocate', 'applied', h.cents, h.balance, h.unused
          FROM unnest($4::text[], $5::int8[], $6::int8[], $7::int8[]) AS h(member_id, cents, balance, unused)`,
         [
           operationId,
@@ -210,9 +210,9 @@ const leanAllocateChunk = (couponId: string, items: Allocation[], operationId: s
              updated_at = now()
            RETURNING member_id, unused_cents
          )
-         INSERT INTO coupon_history (operation_id, coupon_id, enterprise_id, member_id, action, outcome, amount_cents,
+         INSERT INTO coupon_history (operation_month, operation_id, coupon_id, enterprise_id, member_id, action, outcome, amount_cents,
                                      coupon_balance_after_cents, member_balance_after_cents)
-         SELECT $5, $1, $2, i.member_id, 'allocate', 'applied', i.cents, c.balance_cents + i.later, h.unused_cents
+         SELECT date_trunc('month', now() AT TIME ZONE 'UTC')::date, $5, $1, $2, i.member_id, 'allocate', 'applied', i.cents, c.balance_cents + i.later, h.unused_cents
          FROM items i CROSS JOIN coupon c JOIN held h ON h.member_id = i.member_id
          ORDER BY i.ord`,
   values: [couponId, ENTERPRISE, items.map((a) => a.memberId), items.map((a) => a.cents), operationId],

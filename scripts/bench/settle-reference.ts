@@ -267,8 +267,8 @@ async function writeSettled(
     ],
   );
   await client.query(
-    `INSERT INTO usage_history (operation_id, enterprise_id, record_id, member_id, outcome)
-     SELECT $1, $2, h.id, h.member_id, 'applied' FROM unnest($3::text[], $4::text[]) AS h(id, member_id)`,
+    `INSERT INTO usage_history (operation_month, operation_id, enterprise_id, record_id, member_id, outcome)
+     SELECT date_trunc('month', now() AT TIME ZONE 'UTC')::date, $1, $2, h.id, h.member_id, 'applied' FROM unnest($3::text[], $4::text[]) AS h(id, member_id)`,
     [operationId, enterpriseId, settled.map((s) => s.record.recordId), settled.map((s) => s.record.memberId)],
   );
 }

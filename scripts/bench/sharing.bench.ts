@@ -122,8 +122,8 @@ export async function runSharingReference(ctx: ScenarioContext, round: number): 
         [changedIds, seq],
       );
       await client.query(
-        `INSERT INTO sharing_history (operation_id, operation_seq, enterprise_id, member_id, action, sharing_before, sharing_after, outcome)
-         SELECT $1, $2, $3, h.member_id, 'enable', h.before, true, CASE WHEN h.before THEN 'unchanged' ELSE 'applied' END
+        `INSERT INTO sharing_history (operation_month, operation_id, operation_seq, enterprise_id, member_id, action, sharing_before, sharing_after, outcome)
+         SELECT date_trunc('month', now() AT TIME ZONE 'UTC')::date, $1, $2, $3, h.member_id, 'enable', h.before, true, CASE WHEN h.before THEN 'unchanged' ELSE 'applied' END
          FROM unnest($4::text[], $5::bool[]) AS h(member_id, before)`,
         [operationId, seq, ENTERPRISE, changedIds, changed.map((m) => m.sharing_enabled)],
       );
@@ -149,8 +149,8 @@ const leanSharingChunk = (ids: string[], seq: number, operationId: string) => ({
            FROM before b WHERE m.member_id = b.member_id AND m.last_seq <= $3::int8
            RETURNING m.member_id, b.sharing_enabled AS before
          )
-         INSERT INTO sharing_history (operation_id, operation_seq, enterprise_id, member_id, action, sharing_before, sharing_after, outcome)
-         SELECT $4, $3::int8, $2, c.member_id, 'enable', c.before, true, CASE WHEN c.before THEN 'unchanged' ELSE 'applied' END
+         INSERT INTO sharing_history (operation_month, operation_id, operation_seq, enterprise_id, member_id, action, sharing_before, sharing_after, outcome)
+         SELECT date_trunc('month', now() AT TIME ZONE 'UTC')::date, $4, $3::int8, $2, c.member_id, 'enable', c.before, true, CASE WHEN c.before THEN 'unchanged' ELSE 'applied' END
          FROM changed c`,
   values: [ids, ENTERPRISE, seq, operationId],
 });

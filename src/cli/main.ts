@@ -12,6 +12,7 @@ import {
   type Producer,
 } from '../producers/index.js';
 import { QueueUnavailableError } from '../queue/connections.js';
+import { registerHistoryCommands } from './history.command.js';
 import { FileLineError, formatOf, readItems } from './item-files.js';
 import { createProgress } from './progress.js';
 
@@ -240,6 +241,7 @@ export function buildProgram(run: (code: number) => void): Command {
     .description('list the rejected items of an operation (CSV, or NDJSON with --json)')
     .option('--json', 'print NDJSON')
     .action(async (operationId: string, flags: { json?: boolean }) => run(await rejectionsCommand(operationId, flags)));
+  registerHistoryCommands(program, run);
   return program;
 }
 

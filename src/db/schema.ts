@@ -114,6 +114,8 @@ export interface SharingHistoryTable {
   outcome: string;
   /** A disabled member that drew on the master's packages lately: it may fall into arrears. */
   arrears_risk: Generated<boolean>;
+  /** The partition: the UTC month its operation was recorded in (`src/domain/history-months.ts`). */
+  operation_month: ColumnType<Date, string, never>;
   created_at: CreatedAt;
 }
 
@@ -159,6 +161,8 @@ export interface CouponHistoryTable {
   amount_cents: number;
   coupon_balance_after_cents: number;
   member_balance_after_cents: number | null;
+  /** The partition: the UTC month its operation was recorded in (`src/domain/history-months.ts`). */
+  operation_month: ColumnType<Date, string, never>;
   created_at: CreatedAt;
 }
 
@@ -187,6 +191,8 @@ export interface PackageHistoryTable {
   package_id: string;
   enterprise_id: string;
   outcome: string;
+  /** The partition: the UTC month its operation was recorded in (`src/domain/history-months.ts`). */
+  operation_month: ColumnType<Date, string, never>;
   created_at: CreatedAt;
 }
 
@@ -230,6 +236,8 @@ export interface UsageHistoryTable {
   record_id: string;
   member_id: string;
   outcome: string;
+  /** The partition: the UTC month its operation was recorded in (`src/domain/history-months.ts`). */
+  operation_month: ColumnType<Date, string, never>;
   created_at: CreatedAt;
 }
 

@@ -1,3 +1,4 @@
+import { operationMonth } from '../domain/history-months.js';
 import { z } from 'zod';
 import type { PlannedChunk } from '../domain/chunk-plan.js';
 import type { KindClaims } from '../domain/ordering/operation-claims.js';
@@ -8,8 +9,18 @@ import type { ChunkWork } from '../operations/chunk-work.js';
 /** What a chunk needs of its operation: fixed when the operation is recorded, never updated. */
 export type OperationIdentity = Pick<
   OperationRow,
-  'operation_id' | 'kind' | 'enterprise_id' | 'params' | 'seq' | 'chunks_total'
+  'operation_id' | 'kind' | 'enterprise_id' | 'params' | 'seq' | 'chunks_total' | 'created_at'
 >;
+
+/** Where an operation's history rows go: its id and the month it was recorded in (the partition). */
+export interface HistoryScope {
+  readonly operationId: string;
+  readonly month: string;
+}
+
+export function historyScope(operation: OperationIdentity): HistoryScope {
+  return { operationId: operation.operation_id, month: operationMonth(operation.created_at) };
+}
 
 /** What the service's configuration says about applying chunks, for the kinds whose rules take it. */
 export interface ApplySettings {

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { isFinal } from '../domain/operation-status.js';
 import type { Database, OperationRow } from '../db/schema.js';
 import { findOperation, unfinished } from '../operations/operation-records.js';
@@ -87,6 +87,14 @@ export async function viewOf(db: Kysely<Database>, row: OperationRow): Promise<O
   );
 }
 
+/**
+ * The history partition an operation's rows are in, as a subquery: Postgres prunes the other
+ * months when the query runs, so a read by operation probes one partition.
+ */
+const monthOfOperation = (operationId: string) =>
+  sql<Date>`(SELECT date_trunc('month', created_at AT TIME ZONE 'UTC')::date FROM operations
+             WHERE operation_id = ${operationId})`;
+
 /** The kind whose history rows may carry `arrears_risk`: the member switch. */
 const ARREARS_KIND = 'sharing.set';
 
@@ -99,6 +107,7 @@ async function countArrearsRisk(db: Kysely<Database>, operationId: string): Prom
     .selectFrom('sharing_history')
     .select((eb) => eb.fn.countAll<number>().as('n'))
     .where('operation_id', '=', operationId)
+    .where('operation_month', '=', monthOfOperation(operationId))
     .where((eb) => eb.ref('arrears_risk'))
     .executeTakeFirstOrThrow();
   return Number(row.n);
@@ -114,6 +123,7 @@ export async function listArrearsRisk(
     .selectFrom('sharing_history')
     .select(['member_id', 'enterprise_id'])
     .where('operation_id', '=', operationId)
+    .where('operation_month', '=', monthOfOperation(operationId))
     .where((eb) => eb.ref('arrears_risk'));
   if (afterMemberId !== null) query = query.where('member_id', '>', afterMemberId);
   const rows = await query.orderBy('member_id').limit(PAGE_SIZE).execute();

@@ -19,8 +19,8 @@ export function createOperationCache(db: Kysely<Database>, capacity = 1_000) {
     }
     const row = await findOperation(db, operationId);
     if (!row) return undefined;
-    const { operation_id, kind, enterprise_id, params, seq, chunks_total } = row;
-    const identity = { operation_id, kind, enterprise_id, params, seq, chunks_total };
+    const { operation_id, kind, enterprise_id, params, seq, chunks_total, created_at } = row;
+    const identity = { operation_id, kind, enterprise_id, params, seq, chunks_total, created_at };
     entries.set(operationId, identity);
     if (entries.size > capacity) entries.delete(entries.keys().next().value!);
     return identity;

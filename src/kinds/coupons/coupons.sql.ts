@@ -4,6 +4,7 @@ import type { CouponsTable } from '../../db/schema.js';
 import { namedStatement, type NamedQuery } from '../../db/statements.js';
 import type { IssuedCoupon } from './coupon-issue.rules.js';
 import type { AllocationMode, CouponState } from './coupon.rules.js';
+import type { HistoryScope } from '../kind.js';
 
 export type CouponRow = Selectable<CouponsTable>;
 
@@ -35,9 +36,9 @@ export function toCouponStates(rows: readonly CouponRow[]): Map<string, CouponSt
 /** Operation-level repeats: coupons this issue operation already wrote history for. */
 export const couponsIssuedBy = namedStatement(
   'coupons_issued_by',
-  (operationId: string, couponIds: readonly string[]) => sql<{ coupon_id: string }>`
+  ({ operationId, month }: HistoryScope, couponIds: readonly string[]) => sql<{ coupon_id: string }>`
     SELECT coupon_id FROM coupon_history
-    WHERE operation_id = ${operationId}::text AND member_id IS NULL AND coupon_id = ANY(${couponIds}::text[])`,
+    WHERE operation_id = ${operationId}::text AND operation_month = ${month}::date AND member_id IS NULL AND coupon_id = ANY(${couponIds}::text[])`,
 );
 
 const insertCoupons = namedStatement(
@@ -63,10 +64,10 @@ const insertCoupons = namedStatement(
 // A statement of its own, after the coupons' insert: the balance it reads includes the new coupons.
 const insertIssueHistory = namedStatement(
   'insert_issue_history',
-  (operationId: string, enterpriseId: string, coupons: readonly IssuedCoupon[]) => sql<never>`
-    INSERT INTO coupon_history (operation_id, coupon_id, enterprise_id, member_id, action, outcome, amount_cents,
-                                coupon_balance_after_cents, member_balance_after_cents)
-    SELECT ${operationId}::text, h.coupon_id, ${enterpriseId}::text, NULL, 'issue', h.outcome, h.amount,
+  ({ operationId, month }: HistoryScope, enterpriseId: string, coupons: readonly IssuedCoupon[]) => sql<never>`
+    INSERT INTO coupon_history (operation_id, operation_month, coupon_id, enterprise_id, member_id, action, outcome,
+                                amount_cents, coupon_balance_after_cents, member_balance_after_cents)
+    SELECT ${operationId}::text, ${month}::date, h.coupon_id, ${enterpriseId}::text, NULL, 'issue', h.outcome, h.amount,
            (SELECT balance_cents FROM coupons WHERE coupon_id = h.coupon_id), NULL
     FROM ${recordsTable(
       coupons.map((c) => ({
@@ -81,14 +82,14 @@ const insertIssueHistory = namedStatement(
 
 /** Writes the coupons an issue chunk loads and one history row per coupon, applied or unchanged. */
 export function insertIssuedCoupons(
-  operationId: string,
+  scope: HistoryScope,
   enterpriseId: string,
   coupons: readonly IssuedCoupon[],
 ): NamedQuery<never>[] {
   if (coupons.length === 0) return [];
   const fresh = coupons.filter((c) => c.outcome === 'applied');
   return [
-    ...(fresh.length > 0 ? [insertCoupons(operationId, enterpriseId, fresh)] : []),
-    insertIssueHistory(operationId, enterpriseId, coupons),
+    ...(fresh.length > 0 ? [insertCoupons(scope.operationId, enterpriseId, fresh)] : []),
+    insertIssueHistory(scope, enterpriseId, coupons),
   ];
 }

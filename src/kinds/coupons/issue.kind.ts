@@ -3,7 +3,7 @@ import { operationBase } from '../../contract/ids.js';
 import { parseAmount } from '../../domain/money.js';
 import { writes } from '../../domain/ordering/claims.js';
 import { chunkWork } from '../../operations/chunk-work.js';
-import { defineKind, enterpriseOf, parseItems, repeatsOf } from '../kind.js';
+import { defineKind, enterpriseOf, historyScope, parseItems, repeatsOf } from '../kind.js';
 import { decideIssue } from './coupon-issue.rules.js';
 import { couponSpecSchema } from './coupon-items.js';
 import { couponsIssuedBy, insertIssuedCoupons, lockCoupons, toCouponStates } from './coupons.sql.js';
@@ -39,7 +39,7 @@ export const couponsIssue = defineKind({
     }));
     const ids = coupons.map((c) => c.couponId);
     return chunkWork({
-      reads: [lockCoupons(ids), couponsIssuedBy(operation.operation_id, ids)] as const,
+      reads: [lockCoupons(ids), couponsIssuedBy(historyScope(operation), ids)] as const,
       decide([existing, seen]) {
         const decision = decideIssue(
           enterpriseId,
@@ -50,7 +50,7 @@ export const couponsIssue = defineKind({
           repeatsOf(chunk),
         );
         return {
-          writes: insertIssuedCoupons(operation.operation_id, enterpriseId, decision.issued),
+          writes: insertIssuedCoupons(historyScope(operation), enterpriseId, decision.issued),
           outcome: { itemCount: coupons.length, counts: decision.counts, rejections: decision.rejections },
         };
       },

@@ -8,6 +8,7 @@ import { type ChunkWork, chunkWork } from '../../operations/chunk-work.js';
 import {
   enterpriseOf,
   type ItemFileFormat,
+  historyScope,
   type OperationIdentity,
   parseItems,
   parseParams,
@@ -63,7 +64,7 @@ function ledgerChunk(
 ) {
   const enterpriseId = enterpriseOf(operation);
   const { couponId } = parseParams(couponParams, operation);
-  const scope = { operationId: operation.operation_id, couponId, enterpriseId };
+  const scope = { ...historyScope(operation), couponId, enterpriseId };
   const items: LedgerItem[] = parseItems(itemSchema, chunk).map((item, i) => ({
     position: chunk.offset + i,
     memberId: item.memberId,
@@ -100,7 +101,7 @@ function lockingLedgerWork(ledger: LedgerChunk, decide: Decide): ChunkWork {
   return chunkWork({
     reads: [
       lockCoupon(scope.couponId),
-      loadLedgerMembers(scope.operationId, scope.enterpriseId, scope.couponId, memberIds),
+      loadLedgerMembers(scope, scope.enterpriseId, scope.couponId, memberIds),
     ] as const,
     decide([coupon, members]) {
       const { decision } = judge(decide, coupon, toLedgerMembers(members));

@@ -5,6 +5,7 @@ import { namedStatement, type NamedQuery } from '../../db/statements.js';
 import type { LedgerEntry, MemberLedgerState } from './coupon-ledger.rules.js';
 import type { CouponState, Holding } from './coupon.rules.js';
 import { type CouponRow, toCouponState } from './coupons.sql.js';
+import type { HistoryScope } from '../kind.js';
 
 type CouponAndClockRow = { now: Date } & { [K in keyof CouponRow]: CouponRow[K] | null };
 
@@ -44,7 +45,12 @@ type LedgerMemberRow = { member_id: string; associated: boolean; seen: boolean }
  */
 export const loadLedgerMembers = namedStatement(
   'load_ledger_members',
-  (operationId: string, enterpriseId: string, couponId: string, memberIds: readonly string[]) => sql<LedgerMemberRow>`
+  (
+    { operationId, month }: HistoryScope,
+    enterpriseId: string,
+    couponId: string,
+    memberIds: readonly string[],
+  ) => sql<LedgerMemberRow>`
     SELECT i.member_id,
            (m.enterprise_id IS NOT DISTINCT FROM ${enterpriseId}::text) AS associated,
            mc.allocated_cents, mc.revoked_cents, mc.spent_cents, mc.unused_cents, s.seen IS NOT NULL AS seen
@@ -55,7 +61,7 @@ export const loadLedgerMembers = namedStatement(
     -- yet) got a hashed subplan over every history row it had written so far, on every chunk.
     LEFT JOIN LATERAL (SELECT true AS seen FROM coupon_history h
                        WHERE h.operation_id = ${operationId}::text AND h.coupon_id = ${couponId}::text
-                         AND h.member_id = i.member_id
+                         AND h.member_id = i.member_id AND h.operation_month = ${month}::date
                        LIMIT 1) s ON true`,
 );
 
@@ -92,8 +98,7 @@ export function toAssociatedMembers(rows: readonly { member_id: string }[]): Map
   return new Map(rows.map((r) => [r.member_id, { associated: true, holding: null, seenInOperation: false }]));
 }
 
-interface LedgerScope {
-  operationId: string;
+interface LedgerScope extends HistoryScope {
   couponId: string;
   enterpriseId: string;
 }
@@ -145,9 +150,9 @@ const writeLedgerChangesStatement = namedStatement(
         unused_cents = EXCLUDED.unused_cents,
         updated_at = now()
     )
-    INSERT INTO coupon_history (operation_id, coupon_id, enterprise_id, member_id, action, outcome, amount_cents,
-                                coupon_balance_after_cents, member_balance_after_cents)
-    SELECT ${scope.operationId}::text, ${scope.couponId}::text, ${scope.enterpriseId}::text,
+    INSERT INTO coupon_history (operation_id, operation_month, coupon_id, enterprise_id, member_id, action, outcome,
+                                amount_cents, coupon_balance_after_cents, member_balance_after_cents)
+    SELECT ${scope.operationId}::text, ${scope.month}::date, ${scope.couponId}::text, ${scope.enterpriseId}::text,
            e.member_id, e.action, 'applied', e.amount, e.coupon_after, e.member_after
     FROM ${entriesTable(entries)}`,
 );
@@ -192,9 +197,10 @@ const writeDrawnAllocations = namedStatement(
         updated_at = now()
       RETURNING member_id, unused_cents
     )
-    INSERT INTO coupon_history (operation_id, coupon_id, enterprise_id, member_id, action, outcome, amount_cents,
-                                coupon_balance_after_cents, member_balance_after_cents)
-    SELECT ${scope.operationId}::text, ${scope.couponId}::text, ${scope.enterpriseId}::text, d.member_id, 'allocate',
+    INSERT INTO coupon_history (operation_id, operation_month, coupon_id, enterprise_id, member_id, action, outcome,
+                                amount_cents, coupon_balance_after_cents, member_balance_after_cents)
+    SELECT ${scope.operationId}::text, ${scope.month}::date, ${scope.couponId}::text, ${scope.enterpriseId}::text,
+           d.member_id, 'allocate',
            'applied', d.amount, c.balance_cents + d.drawn_later, h.unused_cents
     FROM draws d
     JOIN holdings h USING (member_id)

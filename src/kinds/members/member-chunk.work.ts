@@ -2,7 +2,7 @@ import type { PlannedChunk } from '../../domain/chunk-plan.js';
 import type { RowsOf } from '../../db/pipeline.js';
 import type { NamedQuery } from '../../db/statements.js';
 import { type ChunkWork, chunkWork } from '../../operations/chunk-work.js';
-import { enterpriseOf, type OperationIdentity, repeatsOf } from '../kind.js';
+import { enterpriseOf, historyScope, type OperationIdentity, repeatsOf } from '../kind.js';
 import { decideMemberChunk, type MemberRule } from './member-chunk.rules.js';
 import { lockMembers, type MemberStateRow, readMembers, toMemberStates, writeMemberChanges } from './members.sql.js';
 
@@ -22,7 +22,8 @@ export function memberChunkWork<const Before extends readonly NamedQuery<unknown
 ): ChunkWork {
   const enterpriseId = enterpriseOf(operation);
   const ctx = { seq: operation.seq, enterpriseId };
-  const read = (lock ? lockMembers : readMembers)(operation.operation_id, operation.seq, memberIds);
+  const scope = historyScope(operation);
+  const read = (lock ? lockMembers : readMembers)(scope, operation.seq, memberIds);
   return chunkWork({
     reads: [...before, read] as const,
     decide(rows) {
@@ -32,7 +33,7 @@ export function memberChunkWork<const Before extends readonly NamedQuery<unknown
       const decision = decideMemberChunk(ctx, memberIds, chunk.offset, states, seenInOperation, rule, repeatsOf(chunk));
       return {
         writes: writeMemberChanges(
-          { operationId: operation.operation_id, seq: operation.seq, enterpriseId },
+          { ...scope, seq: operation.seq, enterpriseId },
           states,
           decision.nextStates,
           decision.changes,

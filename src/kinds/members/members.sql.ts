@@ -2,6 +2,7 @@ import { type Selectable, sql } from 'kysely';
 import { recordsTable } from '../../db/records.js';
 import type { MembersTable } from '../../db/schema.js';
 import { namedStatement, type NamedQuery } from '../../db/statements.js';
+import type { HistoryScope } from '../kind.js';
 import type { MemberChange, MemberState } from './member-state.js';
 
 /** Gives every account named by an association a row, so its chunk writes it like any other member. */
@@ -25,7 +26,7 @@ export type MemberStateRow = Pick<Selectable<MembersTable>, 'member_id' | 'enter
  * got a hashed subplan reading every history row it had written so far, on every chunk.
  */
 const memberState = (
-  operationId: string,
+  { operationId, month }: HistoryScope,
   seq: number,
   memberIds: readonly string[],
   lock: boolean,
@@ -34,7 +35,7 @@ const memberState = (
   FROM members m
   LEFT JOIN LATERAL (SELECT true AS seen FROM sharing_history h
                      WHERE m.last_seq >= ${seq}::int8 AND h.operation_id = ${operationId}::text
-                       AND h.member_id = m.member_id
+                       AND h.member_id = m.member_id AND h.operation_month = ${month}::date
                      LIMIT 1) s ON true
   WHERE m.member_id = ANY(${memberIds}::text[])
   ${lock ? sql`ORDER BY m.member_id FOR UPDATE OF m` : sql``}`;
@@ -45,19 +46,19 @@ const memberState = (
  */
 export const readMembers = namedStatement(
   'read_members',
-  (operationId: string, seq: number, memberIds: readonly string[]) => memberState(operationId, seq, memberIds, false),
+  (scope: HistoryScope, seq: number, memberIds: readonly string[]) => memberState(scope, seq, memberIds, false),
 );
 
 /** Locks the members' rows in a fixed order and reads their state. */
 export const lockMembers = namedStatement(
   'lock_members',
-  (operationId: string, seq: number, memberIds: readonly string[]) => memberState(operationId, seq, memberIds, true),
+  (scope: HistoryScope, seq: number, memberIds: readonly string[]) => memberState(scope, seq, memberIds, true),
 );
 
 const writeMemberChangesStatement = namedStatement(
   'write_member_changes',
   (
-    operation: { operationId: string; seq: number; enterpriseId: string },
+    operation: HistoryScope & { seq: number; enterpriseId: string },
     rows: readonly {
       member_id: string;
       enterprise_id: string | null;
@@ -92,8 +93,8 @@ const writeMemberChangesStatement = namedStatement(
       SELECT chunk_guard((SELECT count(*) FROM written) = ${rows.length}::int8, 'a member changed after the chunk read it')
     )
     INSERT INTO sharing_history
-      (operation_id, operation_seq, enterprise_id, member_id, action, sharing_before, sharing_after, outcome, arrears_risk)
-    SELECT ${operation.operationId}::text, ${operation.seq}::int8, ${operation.enterpriseId}::text,
+      (operation_id, operation_month, operation_seq, enterprise_id, member_id, action, sharing_before, sharing_after, outcome, arrears_risk)
+    SELECT ${operation.operationId}::text, ${operation.month}::date, ${operation.seq}::int8, ${operation.enterpriseId}::text,
            c.member_id, c.action, c.sharing_before, c.sharing_after, c.outcome, c.arrears_risk
     FROM ${recordsTable(history, { member_id: 'text', action: 'text', sharing_before: 'bool', sharing_after: 'bool', outcome: 'text', arrears_risk: 'bool' }, 'c')}
     CROSS JOIN guard`,
@@ -110,7 +111,7 @@ const writeMemberChangesStatement = namedStatement(
  * so the order rows are locked in cannot deadlock.
  */
 export function writeMemberChanges(
-  operation: { operationId: string; seq: number; enterpriseId: string },
+  operation: HistoryScope & { seq: number; enterpriseId: string },
   read: ReadonlyMap<string, MemberState>,
   states: readonly MemberState[],
   changes: readonly MemberChange[],

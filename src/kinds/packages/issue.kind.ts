@@ -3,7 +3,7 @@ import { operationBase } from '../../contract/ids.js';
 import { reads, writes } from '../../domain/ordering/claims.js';
 import { parseQuantity } from '../../domain/quantity.js';
 import { chunkWork } from '../../operations/chunk-work.js';
-import { defineKind, enterpriseOf, parseItems, repeatsOf } from '../kind.js';
+import { defineKind, enterpriseOf, historyScope, parseItems, repeatsOf } from '../kind.js';
 import { MASTER, packageSpecSchema } from './package-items.js';
 import { decidePackageIssue, type PackageTerms } from './package.rules.js';
 import { lockPackages, packageIssueContext, toStoredPackages, writeIssuedPackages } from './packages.sql.js';
@@ -49,7 +49,7 @@ export const packagesIssue = defineKind({
     const ids = packages.map((p) => p.packageId);
     const owners = [...new Set(packages.flatMap((p) => (p.ownerMemberId === null ? [] : [p.ownerMemberId])))];
     return chunkWork({
-      reads: [lockPackages(ids), packageIssueContext(operation.operation_id, enterpriseId, owners, ids)] as const,
+      reads: [lockPackages(ids), packageIssueContext(historyScope(operation), enterpriseId, owners, ids)] as const,
       decide([existing, context]) {
         const decision = decidePackageIssue(
           enterpriseId,
@@ -61,7 +61,7 @@ export const packagesIssue = defineKind({
           repeatsOf(chunk),
         );
         return {
-          writes: writeIssuedPackages(operation.operation_id, enterpriseId, decision.issued),
+          writes: writeIssuedPackages(historyScope(operation), enterpriseId, decision.issued),
           outcome: { itemCount: packages.length, counts: decision.counts, rejections: decision.rejections },
         };
       },

@@ -3,6 +3,7 @@ import { recordsTable } from '../../db/records.js';
 import type { PackagesTable } from '../../db/schema.js';
 import { namedStatement, type NamedQuery } from '../../db/statements.js';
 import type { IssuedPackage, StoredPackage } from './package.rules.js';
+import type { HistoryScope } from '../kind.js';
 
 type PackageRow = Selectable<PackagesTable>;
 
@@ -34,7 +35,12 @@ export function toStoredPackages(rows: readonly PackageRow[]): Map<string, Store
 /** The named owners associated with the enterprise, and the packages this operation already wrote. */
 export const packageIssueContext = namedStatement(
   'package_issue_context',
-  (operationId: string, enterpriseId: string, ownerIds: readonly string[], packageIds: readonly string[]) => sql<{
+  (
+    { operationId, month }: HistoryScope,
+    enterpriseId: string,
+    ownerIds: readonly string[],
+    packageIds: readonly string[],
+  ) => sql<{
     member_id: string | null;
     package_id: string | null;
   }>`
@@ -42,7 +48,8 @@ export const packageIssueContext = namedStatement(
     WHERE member_id = ANY(${ownerIds}::text[]) AND enterprise_id = ${enterpriseId}::text
     UNION ALL
     SELECT NULL, package_id FROM package_history
-    WHERE operation_id = ${operationId}::text AND package_id = ANY(${packageIds}::text[])`,
+    WHERE operation_id = ${operationId}::text AND operation_month = ${month}::date
+      AND package_id = ANY(${packageIds}::text[])`,
 );
 
 const insertPackages = namedStatement(
@@ -79,9 +86,9 @@ const insertPackages = namedStatement(
 
 const insertPackageHistory = namedStatement(
   'insert_package_history',
-  (operationId: string, enterpriseId: string, packages: readonly IssuedPackage[]) => sql<never>`
-    INSERT INTO package_history (operation_id, package_id, enterprise_id, outcome)
-    SELECT ${operationId}::text, h.package_id, ${enterpriseId}::text, h.outcome
+  ({ operationId, month }: HistoryScope, enterpriseId: string, packages: readonly IssuedPackage[]) => sql<never>`
+    INSERT INTO package_history (operation_id, operation_month, package_id, enterprise_id, outcome)
+    SELECT ${operationId}::text, ${month}::date, h.package_id, ${enterpriseId}::text, h.outcome
     FROM ${recordsTable(
       packages.map((p) => ({ package_id: p.packageId, outcome: p.outcome })),
       { package_id: 'text', outcome: 'text' },
@@ -91,14 +98,14 @@ const insertPackageHistory = namedStatement(
 
 /** Writes the packages an issue chunk loads (in batch order: the issue order) and one history row each. */
 export function writeIssuedPackages(
-  operationId: string,
+  scope: HistoryScope,
   enterpriseId: string,
   packages: readonly IssuedPackage[],
 ): NamedQuery<never>[] {
   if (packages.length === 0) return [];
   const fresh = packages.filter((p) => p.outcome === 'applied');
   return [
-    ...(fresh.length > 0 ? [insertPackages(operationId, enterpriseId, fresh)] : []),
-    insertPackageHistory(operationId, enterpriseId, packages),
+    ...(fresh.length > 0 ? [insertPackages(scope.operationId, enterpriseId, fresh)] : []),
+    insertPackageHistory(scope, enterpriseId, packages),
   ];
 }

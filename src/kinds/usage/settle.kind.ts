@@ -5,7 +5,7 @@ import { parseAmount } from '../../domain/money.js';
 import { reads, writes } from '../../domain/ordering/claims.js';
 import { parseQuantity } from '../../domain/quantity.js';
 import { type ChunkWork, chunkWork } from '../../operations/chunk-work.js';
-import { defineKind, enterpriseOf, type OperationIdentity, parseItems, repeatsOf } from '../kind.js';
+import { defineKind, enterpriseOf, historyScope, type OperationIdentity, parseItems, repeatsOf } from '../kind.js';
 import { decideSettlements, type UsageItem } from './settlement.rules.js';
 import { usageRecordSchema } from './usage-items.js';
 import {
@@ -89,7 +89,7 @@ function settlementWork(operation: OperationIdentity, chunk: PlannedChunk<unknow
   };
   const recordIds = items.map((i) => i.recordId);
   const reads = [
-    settledRecords(operation.operation_id, enterpriseId, recordIds),
+    settledRecords(historyScope(operation), enterpriseId, recordIds),
     settlingMembers(enterpriseId, memberIds),
     (lock ? lockPackagePots : readPackagePots)(scope),
     ...(lock ? [lockCouponPots(scope)] : []),
@@ -110,7 +110,7 @@ function settlementWork(operation: OperationIdentity, chunk: PlannedChunk<unknow
         repeats: repeatsOf(chunk),
       });
       return {
-        writes: writeSettlements({ operationId: operation.operation_id, enterpriseId }, decision),
+        writes: writeSettlements({ ...historyScope(operation), enterpriseId }, decision),
         outcome: { itemCount: items.length, counts: decision.counts, rejections: decision.rejections },
       };
     },

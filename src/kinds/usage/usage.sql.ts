@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import { recordsTable } from '../../db/records.js';
 import { namedStatement, type NamedQuery } from '../../db/statements.js';
 import type { CouponPot, PackagePot, SettledRecord, SettlementDecision } from './settlement.rules.js';
+import type { HistoryScope } from '../kind.js';
 
 /** What a chunk's records may draw on: its members, products and the span of their `usedAt`. */
 export interface DrawScope {
@@ -32,7 +33,7 @@ type SettledRow = {
  */
 export const settledRecords = namedStatement(
   'settled_records',
-  (operationId: string, enterpriseId: string, recordIds: readonly string[]) => sql<SettledRow>`
+  ({ operationId, month }: HistoryScope, enterpriseId: string, recordIds: readonly string[]) => sql<SettledRow>`
     SELECT i.record_id, r.member_id, r.product, r.quantity_micros, r.amount_cents, r.used_at, h.seen IS NOT NULL AS seen
     FROM unnest(${recordIds}::text[]) AS i(record_id)
     LEFT JOIN LATERAL (SELECT r.member_id, r.product, r.quantity_micros, r.amount_cents, r.used_at FROM usage_records r
@@ -40,6 +41,7 @@ export const settledRecords = namedStatement(
                        LIMIT 1) r ON true
     LEFT JOIN LATERAL (SELECT true AS seen FROM usage_history h
                        WHERE h.operation_id = ${operationId}::text AND h.record_id = i.record_id
+                         AND h.operation_month = ${month}::date
                        LIMIT 1) h ON true
     WHERE r.member_id IS NOT NULL OR h.seen`,
 );
@@ -165,8 +167,7 @@ export const toCouponPots = (rows: readonly CouponPotRow[]): CouponPot[] =>
     unusedCents: r.unused_cents,
   }));
 
-interface SettleScope {
-  operationId: string;
+interface SettleScope extends HistoryScope {
   enterpriseId: string;
 }
 
@@ -272,8 +273,8 @@ const writeSettlementsStatement = namedStatement(
       JOIN settled s USING (record_id)
     ),
     history AS (
-      INSERT INTO usage_history (operation_id, enterprise_id, record_id, member_id, outcome)
-      SELECT ${scope.operationId}::text, ${scope.enterpriseId}::text, h.record_id, h.member_id, h.outcome
+      INSERT INTO usage_history (operation_id, operation_month, enterprise_id, record_id, member_id, outcome)
+      SELECT ${scope.operationId}::text, ${scope.month}::date, ${scope.enterpriseId}::text, h.record_id, h.member_id, h.outcome
       FROM ${recordsTable(history, { record_id: 'text', member_id: 'text', outcome: 'text' }, 'h')}
     )
     SELECT chunk_guard((SELECT count(*) FROM packages_drawn) = ${draws.packages.length}::int8
