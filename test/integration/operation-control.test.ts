@@ -6,11 +6,15 @@ import { createLogger } from '../../src/logger.js';
 import { chunkJobOptions } from '../../src/queue/job-options.js';
 import { createChunkProcessor } from '../../src/workers/chunk.processor.js';
 import { type Harness, memberIds, startHarness } from '../support/harness.js';
+import { parsePrometheusText } from '../support/prometheus-text.js';
 
-// One chunk attempt only, so a poisoned chunk fails at once and the operation ends `failed`.
+// One chunk attempt only, so a poisoned chunk fails at once and the operation ends `failed`. The
+// reconciler runs often, with a short grace, so a test of it sees it act within seconds.
 let h: Harness;
 beforeAll(async () => {
-  h = await startHarness('control', { env: { CHUNK_ATTEMPTS: '1' } });
+  h = await startHarness('control', {
+    env: { CHUNK_ATTEMPTS: '1', RECONCILE_INTERVAL_MS: '300', RECONCILE_GRACE_MS: '1000' },
+  });
 });
 afterAll(async () => h?.close());
 
@@ -243,4 +247,89 @@ describe('jobs of several chunks', () => {
       h.service.workers!.chunks.resume();
     }
   }, 60_000);
+});
+
+describe('the reconciler', () => {
+  const reenqueued = async () =>
+    parsePrometheusText(await (await fetch(`${h.service.url}/metrics`)).text())
+      .filter((sample) => sample.name === 'benefits_chunks_reenqueued_total')
+      .reduce((total, sample) => total + sample.value, 0);
+
+  /** Publishes with the chunk workers paused, then removes the jobs of `lost` chunks, as a lost queue would. */
+  async function publishAndLose(body: Record<string, unknown>, lost: (chunkIndex: number) => boolean) {
+    await h.service.workers!.chunks.pause();
+    try {
+      const operationId = await h.publish(body);
+      const queue = h.service.queues.chunks;
+      const jobs = await queue.getJobs(['waiting', 'prioritized', 'delayed'], 0, -1);
+      const removed = jobs.filter((job) => job.data.operationId === operationId && lost(job.data.chunkIndex));
+      for (const job of removed) await job.remove();
+      return { operationId, removed: removed.length };
+    } finally {
+      h.service.workers!.chunks.resume();
+    }
+  }
+
+  it('enqueues again only the chunks neither applied nor queued, and the operation completes', async () => {
+    const ids = memberIds('rc', 3_000);
+    await h.waitForOperation(await h.publish({ kind: 'members.associate', enterpriseId: 'E-rc', memberIds: ids }));
+    const before = await reenqueued();
+    const { operationId, removed } = await publishAndLose(
+      { kind: 'sharing.set', enterpriseId: 'E-rc', enabled: true, memberIds: ids },
+      (chunkIndex) => chunkIndex % 3 === 0,
+    );
+    expect(removed).toBe(10);
+    expect(await h.waitForOperation(operationId, 60_000)).toMatchObject({
+      status: 'completed',
+      counts: { applied: 3_000 },
+    });
+    expect((await reenqueued()) - before).toBe(10);
+    const history = await h.service.db
+      .selectFrom('sharing_history')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .where('operation_id', '=', operationId)
+      .executeTakeFirstOrThrow();
+    expect(Number(history.n)).toBe(3_000);
+  }, 120_000);
+
+  it('keeps an ordered operation in order: its lost jobs come back from the first unapplied one', async () => {
+    const ids = memberIds('rco', 2_000);
+    await h.waitForOperation(await h.publish({ kind: 'members.associate', enterpriseId: 'E-rco', memberIds: ids }));
+    const window = {
+      validFrom: new Date(Date.now() - 86_400_000).toISOString(),
+      validUntil: new Date(Date.now() + 86_400_000).toISOString(),
+    };
+    await h.waitForOperation(
+      await h.publish({
+        kind: 'coupons.issue',
+        enterpriseId: 'E-rco',
+        coupons: [
+          { couponId: 'C-rco', faceValue: '5000.00', allocationMode: 'multiple', products: ['ecs'], ...window },
+        ],
+      }),
+    );
+    const before = await reenqueued();
+    // Every job of the allocation lost but the first: the first hands over to a job that is gone.
+    const { operationId, removed } = await publishAndLose(
+      {
+        kind: 'coupons.allocate',
+        enterpriseId: 'E-rco',
+        couponId: 'C-rco',
+        allocations: ids.map((memberId) => ({ memberId, amount: '1.50' })),
+      },
+      (chunkIndex) => chunkIndex > 0,
+    );
+    expect(removed).toBe(19);
+    // Within seconds, not after the ten-minute handover delay.
+    expect(await h.waitForOperation(operationId, 60_000)).toMatchObject({
+      status: 'completed',
+      counts: { applied: 2_000 },
+    });
+    expect((await reenqueued()) - before).toBe(19);
+    const { rows } = await sql<{ ok: boolean }>`
+      SELECT bool_and(balance_cents = 500000 - 2000 * 150) AS ok FROM coupons WHERE coupon_id = 'C-rco'`.execute(
+      h.service.db,
+    );
+    expect(rows[0]!.ok).toBe(true);
+  }, 120_000);
 });
