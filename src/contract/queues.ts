@@ -16,7 +16,6 @@ export const QUEUES = {
 
 export const JOBS = {
   operation: 'operation',
-  chunk: 'chunk',
   operationFinished: 'operation.finished',
 } as const;
 

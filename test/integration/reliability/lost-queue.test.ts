@@ -10,7 +10,7 @@ import { type Harness, memberIds, startHarness } from '../../support/harness.js'
 import { expectLedgerConsistent, ledgerPublisher } from '../../support/ledger-check.js';
 import { pollUntil, type PrivateRedis, startPrivateRedis, stopChildren } from '../../support/processes.js';
 import { progressOf, waitForFinal, waitForProgress } from '../../support/progress.js';
-import { parsePrometheusText, sampleValue } from '../../support/prometheus-text.js';
+import { scrapeTotal } from '../../support/prometheus-text.js';
 
 // Fault: the queue loses chunk jobs while Postgres keeps everything — a FLUSHALL by mistake in
 // the middle of big batches, a publisher killed (SIGKILL) between recording an operation and
@@ -66,10 +66,7 @@ afterAll(async () => {
   await stopChildren();
 });
 
-async function reenqueuedChunks(): Promise<number> {
-  const samples = parsePrometheusText(await (await fetch(`${h.service.url}/metrics`)).text());
-  return samples.filter((s) => s.name === 'benefits_chunks_reenqueued_total').reduce((total, s) => total + s.value, 0);
-}
+const reenqueuedChunks = () => scrapeTotal(h.service.url!, 'benefits_chunks_reenqueued_total');
 
 async function flushAll(): Promise<void> {
   const client = new Redis(redis.url);
@@ -239,7 +236,7 @@ describe('retry', () => {
     expect(retry).toMatchObject({ status: 202, body: { retriedChunks: [1, 29] } });
     expect(await h.waitForOperation(operationId, 120_000)).toMatchObject({
       status: 'completed',
-      counts: { applied: 3_000 },
+      progress: { chunksDone: 30, itemsDone: 3_000 },
     });
     await expectLedgerConsistent(h.service.db, published);
   }, 240_000);
