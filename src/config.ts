@@ -33,6 +33,9 @@ const configSchema = z
     HTTP_BODY_LIMIT_BYTES: positiveInt.default(16 * 1024 * 1024),
     CHUNK_ATTEMPTS: positiveInt.default(10),
     ARREARS_LOOKBACK_DAYS: positiveInt.default(30),
+    RECONCILE_INTERVAL_MS: positiveInt.default(30_000),
+    RECONCILE_GRACE_MS: positiveInt.default(60_000),
+    ITEM_RETENTION_DAYS: positiveInt.default(30),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     SHUTDOWN_GRACE_MS: positiveInt.default(30_000),
     // Safe by default: an operator has to ask for a board that can pause, retry or remove jobs.
@@ -71,6 +74,8 @@ export interface Config {
   readonly chunkAttempts: number;
   /** A member disabled within this many days (by `usedAt`) of drawing on the master's packages is flagged. */
   readonly arrearsLookbackDays: number;
+  /** The reconciler (`src/workers/reconciler.ts`): how often it runs, how long a chunk job may be missing, how long items are kept. */
+  readonly reconcile: { readonly intervalMs: number; readonly graceMs: number; readonly itemRetentionDays: number };
   readonly logLevel: string;
   readonly shutdownGraceMs: number;
   readonly dashboardReadOnly: boolean;
@@ -106,6 +111,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     httpBodyLimitBytes: e.HTTP_BODY_LIMIT_BYTES,
     chunkAttempts: e.CHUNK_ATTEMPTS,
     arrearsLookbackDays: e.ARREARS_LOOKBACK_DAYS,
+    reconcile: Object.freeze({
+      intervalMs: e.RECONCILE_INTERVAL_MS,
+      graceMs: e.RECONCILE_GRACE_MS,
+      itemRetentionDays: e.ITEM_RETENTION_DAYS,
+    }),
     logLevel: e.LOG_LEVEL,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     dashboardReadOnly: e.DASHBOARD_READ_ONLY === 'true',

@@ -92,6 +92,11 @@ export async function startService(config: Config, logger: Logger, options: Serv
         logger,
         onChunkDone: metrics.recordChunk,
         onOperationFinished: createCompletionNotifier(db, async () => queues.events),
+        reconcile: {
+          ...config.reconcile,
+          onReenqueued: metrics.recordReenqueued,
+          onItemsDeleted: metrics.recordItemsDeleted,
+        },
       });
       metrics.observeWorkers([workers.operations, workers.chunks]);
       closers.push(() => closeWorkers(workers!));
@@ -111,6 +116,7 @@ export async function startService(config: Config, logger: Logger, options: Serv
         control: {
           db,
           chunkQueue: () => producer.chunks(),
+          chunkAttempts: config.chunkAttempts,
           notifyFinished: createCompletionNotifier(db, () => producer.events()),
         },
         readiness,

@@ -1,6 +1,7 @@
 import type { Job, Queue } from 'bullmq';
 import type { Kysely } from 'kysely';
-import { chunkJobId, chunkJobIds, chunksOfJob, chunksPerJob } from '../domain/chunk-plan.js';
+import { chunkJobId, chunkJobIds, chunksPerJob } from '../domain/chunk-plan.js';
+import { storedJobs } from '../operations/operation-items.sql.js';
 import {
   cancelOperation,
   failedChunkIndexes,
@@ -9,11 +10,14 @@ import {
 } from '../operations/operation-records.js';
 import type { Database, OperationRow } from '../db/schema.js';
 import { CHUNK_SIZE, type ChunkJob } from '../contract/index.js';
+import { enqueueChunkJobs, rangeJob } from '../producers/chunk-enqueuer.js';
 import type { CompletionNotifier } from '../workers/completion-events.js';
 
 export interface OperationControlDeps {
   db: Kysely<Database>;
   chunkQueue: () => Promise<Queue>;
+  /** The attempts of a chunk job enqueued again. */
+  chunkAttempts: number;
   notifyFinished: CompletionNotifier;
 }
 
@@ -45,11 +49,15 @@ export async function cancel(deps: OperationControlDeps, operationId: string): P
 export type RetryResult =
   | { result: 'retrying'; chunks: number[] }
   | { result: 'not_failed'; operation: OperationRow }
-  | { result: 'chunk_data_expired'; chunks: number[] }
   | { result: 'not_found' };
 
-const carries = (job: Job | undefined, index: number): job is Job =>
-  job !== undefined && chunksOfJob(job.data as ChunkJob, CHUNK_SIZE).some((c) => c.chunkIndex === index);
+/** Whether the job carries the chunk: it holds its range. */
+function carries(job: Job | undefined, index: number): job is Job {
+  if (!job) return false;
+  const data = job.data as ChunkJob;
+  const chunks = data.chunks ?? Math.max(1, Math.ceil((data.items?.length ?? 0) / CHUNK_SIZE));
+  return index >= data.chunkIndex && index < data.chunkIndex + chunks;
+}
 
 /**
  * The job that carries a chunk. One enqueued before chunks were grouped into jobs carries it
@@ -63,9 +71,10 @@ async function jobOfChunk(queue: Queue, operationId: string, index: number, perJ
 }
 
 /**
- * Retries only the failed chunks of a failed operation. A chunk's items live in its BullMQ job,
- * which is kept for 7 days after it fails; past that the chunk cannot be retried. The job runs
- * again whole: its chunks that were applied find themselves recorded and are skipped.
+ * Retries only the failed chunks of a failed operation, however long ago it failed. A job still
+ * in the queue runs again whole: its chunks that were applied find themselves recorded and are
+ * skipped. A job no longer there (failed jobs are removed after 7 days, or Redis lost them) is
+ * enqueued again from the items stored in Postgres, whose retention keeps the jobs of failed chunks.
  */
 export async function retryFailed(deps: OperationControlDeps, operationId: string): Promise<RetryResult> {
   const operation = await findOperation(deps.db, operationId);
@@ -73,12 +82,16 @@ export async function retryFailed(deps: OperationControlDeps, operationId: strin
   const chunks = operation.status === 'failed' ? await failedChunkIndexes(deps.db, operationId) : [];
   if (chunks.length === 0) return { result: 'not_failed', operation };
   const queue = await deps.chunkQueue();
-  const perJob = chunksPerJob(operation.chunks_total ?? 0);
+  const chunksTotal = operation.chunks_total ?? 0;
+  const perJob = chunksPerJob(chunksTotal);
   const found = await Promise.all(chunks.map((index) => jobOfChunk(queue, operationId, index, perJob)));
-  const missing = chunks.filter((_, i) => !found[i]);
-  if (missing.length > 0) return { result: 'chunk_data_expired', chunks: missing };
   // Chunks of one job share it: each job runs again once.
-  const jobs = new Map((found as Job[]).map((job) => [job.id, job]));
+  const jobs = new Map(found.filter((job) => job !== undefined).map((job) => [job.id, job]));
+  const lost = new Set(chunks.filter((_, i) => !found[i]).map((index) => index - (index % perJob)));
+  const stored = new Map((await storedJobs(deps.db, operationId)).map((job) => [job.chunkIndex, job]));
+  const unstored = [...lost].filter((start) => !stored.has(start));
+  if (unstored.length > 0)
+    throw new Error(`operation ${operationId}: chunk jobs ${unstored.join(', ')} are gone and their items not stored`);
   if (!(await reopenFailedChunks(deps.db, operationId, chunks))) {
     const now = await findOperation(deps.db, operationId);
     return { result: 'not_failed', operation: now ?? operation };
@@ -86,5 +99,9 @@ export async function retryFailed(deps: OperationControlDeps, operationId: strin
   await Promise.all(
     [...jobs.values()].map((job) => job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true })),
   );
+  // Every retried chunk runs at once; in an ordered operation the chunk before holds it back.
+  const target = { operationId, kind: operation.kind, chunksTotal, ordered: false };
+  const rebuilt = [...lost].map((start) => rangeJob(target, start, stored.get(start)!.itemCount));
+  await enqueueChunkJobs(queue, target, rebuilt, { attempts: deps.chunkAttempts });
   return { result: 'retrying', chunks };
 }

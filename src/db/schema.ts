@@ -72,6 +72,20 @@ export interface OperationChunksTable {
   finished_at: CreatedAt;
 }
 
+/** The items of one chunk job of an operation, kept until ITEM_RETENTION_DAYS after it finished. */
+export interface OperationItemsTable {
+  operation_id: string;
+  /** The job's first chunk. */
+  chunk_index: number;
+  chunk_count: number;
+  /** Position of its first item in the batch. */
+  item_offset: number;
+  item_count: number;
+  /** A JSON array. */
+  items: string;
+  repeats: number[] | null;
+}
+
 export interface OperationRejectionsTable {
   operation_id: string;
   position: number;
@@ -248,6 +262,7 @@ export interface Database {
   operation_summaries: OperationSummariesView;
   operation_chunks: OperationChunksTable;
   operation_rejections: OperationRejectionsTable;
+  operation_items: OperationItemsTable;
   enterprises: EnterprisesTable;
   members: MembersTable;
   sharing_history: SharingHistoryTable;

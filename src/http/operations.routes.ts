@@ -59,8 +59,6 @@ export function registerOperationRoutes(app: FastifyInstance, deps: AppDeps): vo
         return reply.code(404).send({ error: 'not_found' });
       case 'not_failed':
         return reply.code(409).send({ error: 'not_failed', status: outcome.operation.status });
-      case 'chunk_data_expired':
-        return reply.code(409).send({ error: 'chunk_data_expired', chunks: outcome.chunks });
       case 'retrying':
         return reply.code(202).send({ operationId, status: 'running', retriedChunks: outcome.chunks });
     }

@@ -7,6 +7,7 @@ import { QUEUES } from '../contract/index.js';
 import { type ChunkDoneEvent, createChunkMetrics } from './chunk.metrics.js';
 import { createJobFailureMetrics } from './job-failures.metrics.js';
 import { createSourceReader } from './metric-sources.js';
+import { createReconcilerMetrics } from './reconciler.metrics.js';
 import { createOperationsGauge } from './operations.metrics.js';
 import { createQueueDepthGauge } from './queue-depth.metrics.js';
 
@@ -15,6 +16,9 @@ export interface ServiceMetrics {
   registry: Registry;
   /** The chunk processor's `onChunkDone` hook. */
   recordChunk(event: ChunkDoneEvent): void;
+  /** The reconciler's hooks: chunks enqueued again from Postgres, stored items deleted. */
+  recordReenqueued(kind: string, chunks: number): void;
+  recordItemsDeleted(jobs: number): void;
   /** Counts failed attempts of these workers' jobs. */
   observeWorkers(workers: readonly Worker[]): void;
   /** Reads the scrape-time gauges (Postgres, the queue store), then renders everything in Prometheus text. */
@@ -39,6 +43,7 @@ export function createServiceMetrics(deps: ServiceMetricsDeps): ServiceMetrics {
   return {
     registry,
     recordChunk: createChunkMetrics(registry),
+    ...createReconcilerMetrics(registry),
     observeWorkers: createJobFailureMetrics(registry),
     async render() {
       await Promise.all([read('postgres', refreshOperations), read('queues', refreshQueueDepth)]);

@@ -1,4 +1,5 @@
 import { type Kysely, sql } from 'kysely';
+import type { PlannedChunk } from '../domain/chunk-plan.js';
 import type { Claim } from '../domain/ordering/claims.js';
 import { isFinal, type OperationStatus, statusAfterChunk } from '../domain/operation-status.js';
 import type { Database, NewOperation, OperationRow, ProgressCounters } from '../db/schema.js';
@@ -10,15 +11,17 @@ type Db = Kysely<Database>;
 export type RecordResult = { created: boolean; operation: OperationRow };
 
 /**
- * Inserts the operation, with its claims, unless its id is taken; either way returns the row that
- * holds the id. A final status (a rejected payload) is recorded as finished now.
+ * Inserts the operation, with its claims and the items of its chunk jobs, unless its id is taken;
+ * either way returns the row that holds the id. A final status (a rejected payload) is recorded as
+ * finished now.
  */
 export async function insertOperation(
   db: Db,
   operation: NewOperation,
   claims: readonly Claim[] = [],
+  items: readonly PlannedChunk<unknown>[] = [],
 ): Promise<RecordResult> {
-  const inserted = await insertOperationWithClaims(db, operation, claims);
+  const inserted = await insertOperationWithClaims(db, operation, claims, items);
   if (inserted) return { created: true, operation: { ...inserted, ...ZERO_PROGRESS } };
   const existing = await findOperation(db, operation.operation_id);
   if (!existing) throw new Error(`operation ${operation.operation_id} conflicted on insert but cannot be read`);

@@ -1,7 +1,9 @@
 import { type Kysely, type Selectable, sql } from 'kysely';
 import type { Claim, ClaimProbe, HeldClaim } from '../domain/ordering/claims.js';
 import { isFinal } from '../domain/operation-status.js';
+import type { PlannedChunk } from '../domain/chunk-plan.js';
 import { recordsTable } from '../db/records.js';
+import { itemRows } from './operation-items.sql.js';
 import type { Database, NewOperation, OperationsTable } from '../db/schema.js';
 import { namedStatement, type NamedQuery } from '../db/statements.js';
 
@@ -10,8 +12,9 @@ const RECORDING_LOCK = 72_410_018;
 const RECORDING_SLOTS = 64;
 
 /**
- * Records an operation with its claims, in one statement: either both are visible or neither.
- * Nothing when the id is taken (the row returned is then undefined). The statement holds its
+ * Records an operation with its claims and, if given, the items of its chunk jobs, in one
+ * statement: either all are visible or none. Nothing when the id is taken (the row returned is
+ * then undefined; the items stored with it stay as they were). The statement holds its
  * connection's recording lock from before its sequence number is drawn until it commits, so that
  * `awaitEarlierRecordings` can wait out every operation with a smaller number.
  */
@@ -19,6 +22,7 @@ export async function insertOperationWithClaims(
   db: Kysely<Database>,
   operation: NewOperation,
   claims: readonly Claim[],
+  items: readonly PlannedChunk<unknown>[] = [],
 ): Promise<Selectable<OperationsTable> | undefined> {
   const { rows } = await sql<Selectable<OperationsTable>>`
     WITH recorder AS MATERIALIZED (
@@ -40,6 +44,13 @@ export async function insertOperationWithClaims(
       SELECT op.seq, c.path, c.write
       FROM op CROSS JOIN ${recordsTable(claims, { path: 'text', write: 'bool' }, 'c')}
     )
+    ${
+      items.length > 0
+        ? sql`, items AS (
+      INSERT INTO operation_items (operation_id, chunk_index, chunk_count, item_offset, item_count, items, repeats)
+      SELECT op.operation_id, i.* FROM op CROSS JOIN ${itemRows(items)})`
+        : sql``
+    }
     SELECT * FROM op`.execute(db);
   return rows[0];
 }

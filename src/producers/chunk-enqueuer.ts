@@ -1,7 +1,7 @@
 import type { Queue } from 'bullmq';
 import { chunkJobId, chunksPerJob, planChunkJobs, type PlannedChunk } from '../domain/chunk-plan.js';
 import type { RepeatFinder } from '../domain/repeats.js';
-import { CHUNK_SIZE, type ChunkJob, JOBS } from '../contract/index.js';
+import { CHUNK_SIZE, type ChunkJob, chunkJobName } from '../contract/index.js';
 import { chunkJobOptions } from '../queue/job-options.js';
 
 // Each addBulk is one pipelined round trip; this many chunks per trip keeps a single
@@ -19,69 +19,113 @@ const FIRST_SLICE_JOBS = 16;
  */
 export const HANDOVER_DELAY_MS = 10 * 60_000;
 
+/** What a chunk job is built from, besides its own range. */
+export interface ChunkJobTarget {
+  operationId: string;
+  kind: string;
+  chunksTotal: number;
+  /** Its chunks apply one after another: every job but the first waits for the one before. */
+  ordered: boolean;
+}
+
 export interface EnqueueOptions {
   attempts: number;
-  /** Chunks apply one after another: every job but the first waits for the one before. */
-  ordered: boolean;
-  /** The key of an item, and which keys repeat an earlier one: repeats are marked on their job. */
-  itemKey: (item: unknown) => string;
-  repeats: RepeatFinder;
+  /** Whether the job starting at this chunk waits for a handover (default: ordered and not the first). */
+  delayed?: (chunkIndex: number) => boolean;
   /** Called as chunks reach the queue, with the number of items they held. */
   onEnqueued?: (items: number) => void;
 }
 
 /**
- * Puts the operation's chunks on the chunk queue, `chunksPerJob` to a job. Each job carries its
- * own slice of the batch and nothing more, so Redis holds the member list once, and the positions
- * of its items that repeat an earlier key. Job ids are deterministic: enqueueing the same
- * operation again adds nothing that is still there, and applying is idempotent for the rest.
- * Items may be a stream; at most ENQUEUE_SLICE_CHUNKS chunks are held at a time.
+ * Splits a batch into its chunk jobs, `chunksPerJob` chunks to a job, marking the positions of the
+ * items that repeat an earlier key (`repeats` is fed every key once, in batch order). Items may
+ * be a stream: one job is held at a time.
  */
-export async function enqueueChunks(
-  queue: Queue,
-  operationId: string,
+export async function* plannedJobs(
   items: Iterable<unknown> | AsyncIterable<unknown>,
   chunksTotal: number,
+  itemKey: (item: unknown) => string,
+  repeats: RepeatFinder,
+): AsyncGenerator<PlannedChunk<unknown>> {
+  let count = 0;
+  for await (const job of planChunkJobs(items, CHUNK_SIZE, chunksPerJob(chunksTotal))) {
+    count += 1;
+    const positions: number[] = [];
+    for (let i = 0; i < job.items.length; i += 1)
+      if (repeats.isRepeat(itemKey(job.items[i]))) positions.push(job.offset + i);
+    yield positions.length > 0 ? { ...job, repeats: positions } : job;
+  }
+  // An operation without items (the enterprise switch) is still one chunk of work.
+  if (count === 0) yield { chunkIndex: 0, offset: 0, items: [] };
+}
+
+/** A job that carries its items, sparing the worker their read from Postgres. */
+export function jobWithItems(target: ChunkJobTarget, job: PlannedChunk<unknown>): ChunkJob {
+  return {
+    operationId: target.operationId,
+    kind: target.kind,
+    chunkIndex: job.chunkIndex,
+    chunks: Math.max(1, Math.ceil(job.items.length / CHUNK_SIZE)),
+    itemCount: job.items.length,
+    offset: job.offset,
+    ...(job.repeats && { repeats: job.repeats }),
+    items: job.items,
+  };
+}
+
+/** A job that names its range only: the worker reads its items from Postgres. */
+export function rangeJob(target: ChunkJobTarget, chunkIndex: number, itemCount: number): ChunkJob {
+  const chunks = Math.max(1, Math.min(chunksPerJob(target.chunksTotal), target.chunksTotal - chunkIndex));
+  return { operationId: target.operationId, kind: target.kind, chunkIndex, chunks, itemCount };
+}
+
+/** Every job of an operation, by range: what a streamed batch enqueues once its items are stored. */
+export function* rangeJobs(target: ChunkJobTarget, itemsTotal: number): Generator<ChunkJob> {
+  const perJob = chunksPerJob(target.chunksTotal);
+  for (let chunkIndex = 0; chunkIndex < target.chunksTotal; chunkIndex += perJob) {
+    const itemCount = Math.max(0, Math.min(perJob * CHUNK_SIZE, itemsTotal - chunkIndex * CHUNK_SIZE));
+    yield rangeJob(target, chunkIndex, itemCount);
+  }
+}
+
+/**
+ * Puts chunk jobs on the chunk queue, in slices. Job ids are deterministic: enqueueing the same
+ * operation again adds nothing that is still there, and applying is idempotent for the rest.
+ * Jobs may be a stream; at most ENQUEUE_SLICE_CHUNKS chunks are held at a time.
+ */
+export async function enqueueChunkJobs(
+  queue: Queue,
+  target: ChunkJobTarget,
+  jobs: Iterable<ChunkJob> | AsyncIterable<ChunkJob>,
   options: EnqueueOptions,
 ): Promise<void> {
   const jobOptions = chunkJobOptions(options.attempts);
-  const perJob = chunksPerJob(chunksTotal);
-  const add = async (jobs: PlannedChunk<unknown>[]) => {
+  const perJob = chunksPerJob(target.chunksTotal);
+  const delayed = options.delayed ?? ((chunkIndex: number) => target.ordered && chunkIndex > 0);
+  const add = async (slice: ChunkJob[]) => {
     await queue.addBulk(
-      jobs.map((job) => ({
-        name: JOBS.chunk,
-        data: { operationId, ...job } satisfies ChunkJob,
+      slice.map((data) => ({
+        name: chunkJobName(target.kind, data.chunkIndex, data.chunks ?? 1),
+        data,
         opts: {
           ...jobOptions,
-          jobId: chunkJobId(operationId, job.chunkIndex, perJob),
-          ...(options.ordered && job.chunkIndex > 0 && { delay: HANDOVER_DELAY_MS }),
+          jobId: chunkJobId(target.operationId, data.chunkIndex, perJob),
+          ...(delayed(data.chunkIndex) && { delay: HANDOVER_DELAY_MS }),
         },
       })),
     );
-    options.onEnqueued?.(jobs.reduce((n, c) => n + c.items.length, 0));
+    options.onEnqueued?.(slice.reduce((n, job) => n + (job.itemCount ?? 0), 0));
   };
   const fullSlice = Math.max(1, Math.floor(ENQUEUE_SLICE_CHUNKS / perJob));
-  let pending: PlannedChunk<unknown>[] = [];
+  let pending: ChunkJob[] = [];
   let slice = Math.min(FIRST_SLICE_JOBS, fullSlice);
-  let count = 0;
-  for await (const job of planChunkJobs(items, CHUNK_SIZE, perJob)) {
-    const repeats = repeatPositions(job, options);
-    pending.push(repeats.length > 0 ? { ...job, repeats } : job);
-    count += 1;
+  for await (const job of jobs) {
+    pending.push(job);
     if (pending.length === slice) {
       await add(pending);
       pending = [];
       slice = Math.min(slice * 4, fullSlice);
     }
   }
-  // An operation without items (the enterprise switch) is still one chunk of work.
-  if (count === 0) pending.push({ chunkIndex: 0, offset: 0, items: [] });
   if (pending.length > 0) await add(pending);
-}
-
-function repeatPositions(job: PlannedChunk<unknown>, options: EnqueueOptions): number[] {
-  const positions: number[] = [];
-  for (let i = 0; i < job.items.length; i += 1)
-    if (options.repeats.isRepeat(options.itemKey(job.items[i]))) positions.push(job.offset + i);
-  return positions;
 }

@@ -30,7 +30,7 @@ export interface Producer {
   publish(operation: OperationInput): Promise<Omit<PublishResult, 'operation'>>;
   /**
    * Publishes a batch read from a stream (a file of millions of members) with bounded memory.
-   * `openItems` is called twice: once to check and hash every item, once to enqueue them.
+   * `openItems` is called twice: once to check and hash every item, once to store them with the operation.
    */
   publishStream(
     header: StreamHeader,

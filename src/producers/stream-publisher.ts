@@ -33,7 +33,8 @@ function schemasFor(kind: string) {
  * Publishes an operation whose items arrive as a stream (a file of a million members), with
  * memory bounded by one slice of chunks. `openItems` is called twice: a first pass checks every
  * item and computes the payload hash, so nothing is recorded for a file with a bad line and the
- * idempotency check works as for any operation; the second pass enqueues the chunks.
+ * idempotency check works as for any operation; the second pass stores the items with the
+ * operation, in one transaction, and the jobs enqueued after it name their chunk range only.
  */
 export async function publishStream(
   deps: PublisherDeps,
@@ -73,8 +74,16 @@ export async function publishStream(
 
   const operationId = (header.operationId as string | undefined) ?? options.defaultOperationId ?? randomUUID();
   const record = describeHeader(header, operationId, count, hash.digest(), null);
-  const items = checkedAgain(openItems(), schemas.item, count);
-  return recordAndEnqueue(deps, record, items, repeatsAmong(sieve.candidates), options);
+  return recordAndEnqueue(
+    deps,
+    record,
+    {
+      stream: () => checkedAgain(openItems(), schemas.item, count),
+      itemCount: count,
+      repeats: repeatsAmong(sieve.candidates),
+    },
+    options,
+  );
 }
 
 /** The second pass re-reads the source: it must still hold the items the first pass checked. */

@@ -6,6 +6,7 @@ import { isFinal } from '../domain/operation-status.js';
 import { parseOrThrow } from '../domain/validation.js';
 import { type ChunkTransactionResult, runChunkTransaction } from '../operations/chunk-transaction.js';
 import type { ChunkWork } from '../operations/chunk-work.js';
+import { loadItemRow } from '../operations/operation-items.sql.js';
 import { recordChunkFailed, settleStatus } from '../operations/operation-records.js';
 import type { Database } from '../db/schema.js';
 import { InvalidPayloadError, UnknownOperationError } from '../errors.js';
@@ -139,6 +140,18 @@ export function createChunkProcessor(deps: ChunkProcessorDeps) {
     }
   }
 
+  /** The job's items: carried by the job, or read from Postgres for a job that names its range only. */
+  async function jobItems(data: ChunkJob): Promise<PlannedChunk<unknown>> {
+    if (data.items !== undefined && data.offset !== undefined)
+      return { chunkIndex: data.chunkIndex, offset: data.offset, items: data.items, repeats: data.repeats };
+    const stored = await loadItemRow(deps.db, data.operationId, data.chunkIndex);
+    if (!stored)
+      throw new UnrecoverableError(
+        `the items of chunk ${data.chunkIndex} of operation ${data.operationId} are not stored (published before items were kept, or past ITEM_RETENTION_DAYS)`,
+      );
+    return stored;
+  }
+
   return async (job: Job<unknown>, token?: string): Promise<ChunkResult[]> => {
     let data: ChunkJob;
     try {
@@ -154,7 +167,7 @@ export function createChunkProcessor(deps: ChunkProcessorDeps) {
         jobId: job.id,
         attempt: job.attemptsMade + 1,
       });
-    const chunks = chunksOfJob(data, CHUNK_SIZE);
+    const chunks = chunksOfJob(await jobItems(data), CHUNK_SIZE);
     const results: ChunkResult[] = [];
     const failures: { chunk: PlannedChunk<unknown>; error: unknown }[] = [];
     let operation: OperationIdentity | undefined;

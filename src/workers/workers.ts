@@ -9,6 +9,7 @@ import { createChunkProcessor, type ChunkProcessorDeps } from './chunk.processor
 import type { CompletionNotifier } from './completion-events.js';
 import { createFinishListener, type FinishListener } from './finish-listener.js';
 import { createOperationProcessor } from './operation.processor.js';
+import { type Reconciler, type ReconcilerDeps, type ReconcilerSettings, startReconciler } from './reconciler.js';
 
 export interface WorkerDeps {
   db: Kysely<Database>;
@@ -22,12 +23,14 @@ export interface WorkerDeps {
   onChunkDone?: ChunkProcessorDeps['onChunkDone'];
   applySettings?: ChunkProcessorDeps['applySettings'];
   onOperationFinished?: CompletionNotifier;
+  reconcile: ReconcilerSettings & Pick<ReconcilerDeps, 'onReenqueued' | 'onItemsDeleted'>;
 }
 
 export interface ServiceWorkers {
   operations: Worker;
   chunks: Worker;
   finishListener: FinishListener;
+  reconciler: Reconciler;
 }
 
 export function startWorkers(deps: WorkerDeps): ServiceWorkers {
@@ -75,11 +78,20 @@ export function startWorkers(deps: WorkerDeps): ServiceWorkers {
   for (const worker of [operations, chunks]) {
     worker.on('error', (error) => logger.error({ err: error, queue: worker.name }, 'worker error'));
   }
-  return { operations, chunks, finishListener };
+  const reconciler = startReconciler({
+    ...deps.reconcile,
+    db: deps.db,
+    chunkQueue: deps.queues.chunks,
+    chunkAttempts: deps.chunkAttempts,
+    logger,
+    onOperationFinished: deps.onOperationFinished,
+  });
+  return { operations, chunks, finishListener, reconciler };
 }
 
 /** Lets running jobs finish, then stops taking new ones. */
 export async function closeWorkers(workers: ServiceWorkers): Promise<void> {
+  await workers.reconciler.close();
   await Promise.all([workers.operations.close(), workers.chunks.close()]);
   await workers.finishListener.close();
 }

@@ -6,11 +6,16 @@ import { createLogger } from '../../src/logger.js';
 import { chunkJobOptions } from '../../src/queue/job-options.js';
 import { createChunkProcessor } from '../../src/workers/chunk.processor.js';
 import { type Harness, memberIds, startHarness } from '../support/harness.js';
+import { pollUntil } from '../support/processes.js';
+import { scrapeTotal } from '../support/prometheus-text.js';
 
-// One chunk attempt only, so a poisoned chunk fails at once and the operation ends `failed`.
+// One chunk attempt only, so a poisoned chunk fails at once and the operation ends `failed`. The
+// reconciler runs often, with a short grace, so a test of it sees it act within seconds.
 let h: Harness;
 beforeAll(async () => {
-  h = await startHarness('control', { env: { CHUNK_ATTEMPTS: '1' } });
+  h = await startHarness('control', {
+    env: { CHUNK_ATTEMPTS: '1', RECONCILE_INTERVAL_MS: '300', RECONCILE_GRACE_MS: '1000' },
+  });
 });
 afterAll(async () => h?.close());
 
@@ -243,4 +248,127 @@ describe('jobs of several chunks', () => {
       h.service.workers!.chunks.resume();
     }
   }, 60_000);
+});
+
+describe('the reconciler', () => {
+  const reenqueued = () => scrapeTotal(h.service.url!, 'benefits_chunks_reenqueued_total');
+
+  /** Publishes with the chunk workers paused, then removes the jobs of `lost` chunks, as a lost queue would. */
+  async function publishAndLose(body: Record<string, unknown>, lost: (chunkIndex: number) => boolean) {
+    await h.service.workers!.chunks.pause();
+    try {
+      const operationId = await h.publish(body);
+      const queue = h.service.queues.chunks;
+      const jobs = await queue.getJobs(['waiting', 'prioritized', 'delayed'], 0, -1);
+      const removed = jobs.filter((job) => job.data.operationId === operationId && lost(job.data.chunkIndex));
+      for (const job of removed) await job.remove();
+      return { operationId, removed: removed.length };
+    } finally {
+      h.service.workers!.chunks.resume();
+    }
+  }
+
+  it('enqueues again only the chunks neither applied nor queued, and the operation completes', async () => {
+    const ids = memberIds('rc', 3_000);
+    await h.waitForOperation(await h.publish({ kind: 'members.associate', enterpriseId: 'E-rc', memberIds: ids }));
+    const before = await reenqueued();
+    const { operationId, removed } = await publishAndLose(
+      { kind: 'sharing.set', enterpriseId: 'E-rc', enabled: true, memberIds: ids },
+      (chunkIndex) => chunkIndex % 3 === 0,
+    );
+    expect(removed).toBe(10);
+    expect(await h.waitForOperation(operationId, 60_000)).toMatchObject({
+      status: 'completed',
+      counts: { applied: 3_000 },
+    });
+    expect((await reenqueued()) - before).toBe(10);
+    const history = await h.service.db
+      .selectFrom('sharing_history')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .where('operation_id', '=', operationId)
+      .executeTakeFirstOrThrow();
+    expect(Number(history.n)).toBe(3_000);
+  }, 120_000);
+
+  it('keeps an ordered operation in order: its lost jobs come back from the first unapplied one', async () => {
+    const ids = memberIds('rco', 2_000);
+    await h.waitForOperation(await h.publish({ kind: 'members.associate', enterpriseId: 'E-rco', memberIds: ids }));
+    const window = {
+      validFrom: new Date(Date.now() - 86_400_000).toISOString(),
+      validUntil: new Date(Date.now() + 86_400_000).toISOString(),
+    };
+    await h.waitForOperation(
+      await h.publish({
+        kind: 'coupons.issue',
+        enterpriseId: 'E-rco',
+        coupons: [
+          { couponId: 'C-rco', faceValue: '5000.00', allocationMode: 'multiple', products: ['ecs'], ...window },
+        ],
+      }),
+    );
+    const before = await reenqueued();
+    // Every job of the allocation lost but the first: the first hands over to a job that is gone.
+    const { operationId, removed } = await publishAndLose(
+      {
+        kind: 'coupons.allocate',
+        enterpriseId: 'E-rco',
+        couponId: 'C-rco',
+        allocations: ids.map((memberId) => ({ memberId, amount: '1.50' })),
+      },
+      (chunkIndex) => chunkIndex > 0,
+    );
+    expect(removed).toBe(19);
+    // Within seconds, not after the ten-minute handover delay.
+    expect(await h.waitForOperation(operationId, 60_000)).toMatchObject({
+      status: 'completed',
+      counts: { applied: 2_000 },
+    });
+    expect((await reenqueued()) - before).toBe(19);
+    const { rows } = await sql<{ ok: boolean }>`
+      SELECT bool_and(balance_cents = 500000 - 2000 * 150) AS ok FROM coupons WHERE coupon_id = 'C-rco'`.execute(
+      h.service.db,
+    );
+    expect(rows[0]!.ok).toBe(true);
+  }, 120_000);
+
+  it('deletes the items of operations final for ITEM_RETENTION_DAYS, keeping failed chunks for a retry', async () => {
+    const ids = memberIds('rr', 500);
+    const done = await h.publish({ kind: 'members.associate', enterpriseId: 'E-rr', memberIds: ids });
+    await h.waitForOperation(done);
+    await sql`
+      CREATE FUNCTION poison_rr() RETURNS trigger AS $$
+      BEGIN RAISE EXCEPTION 'poisoned member %', NEW.member_id; END $$ LANGUAGE plpgsql`.execute(h.service.db);
+    await sql`
+      CREATE TRIGGER poison_rr BEFORE INSERT ON sharing_history FOR EACH ROW
+      WHEN (NEW.member_id = ${sql.lit(ids[250]!)}) EXECUTE FUNCTION poison_rr()`.execute(h.service.db);
+    const failed = await h.publish({ kind: 'sharing.set', enterpriseId: 'E-rr', enabled: true, memberIds: ids });
+    expect((await h.waitForOperation(failed)).status).toBe('failed');
+    await sql`DROP TRIGGER poison_rr ON sharing_history`.execute(h.service.db);
+    const stored = async (operationId: string) =>
+      (
+        await h.service.db
+          .selectFrom('operation_items')
+          .select('chunk_index')
+          .where('operation_id', '=', operationId)
+          .orderBy('chunk_index')
+          .execute()
+      ).map((row) => row.chunk_index);
+    expect(await stored(done)).toEqual([0, 1, 2, 3, 4]);
+    // 29 days on, nothing goes; 31 days on, all but the failed chunk's job.
+    const age = (days: number) =>
+      sql`UPDATE operations SET finished_at = now() - make_interval(days => ${days})
+          WHERE operation_id IN (${done}, ${failed})`.execute(h.service.db);
+    await age(29);
+    await pollUntil('a reconciler pass', async () => (await h.service.workers!.reconciler.runOnce()) ?? undefined);
+    expect(await stored(done)).toHaveLength(5);
+    await age(31);
+    await pollUntil('a reconciler pass', async () => (await h.service.workers!.reconciler.runOnce()) ?? undefined);
+    expect(await stored(done)).toEqual([]);
+    expect(await stored(failed)).toEqual([2]);
+    // The operation and its counts stay; the failed chunk is still retried from Postgres.
+    await h.service.queues.chunks.clean(0, 10_000, 'failed');
+    expect((await h.request('POST', `/v1/operations/${failed}/retry`)).status).toBe(202);
+    expect(await h.waitForOperation(failed)).toMatchObject({ status: 'completed', counts: { applied: 500 } });
+    expect((await h.request('GET', `/v1/operations/${done}`)).body).toMatchObject({ status: 'completed' });
+  }, 120_000);
 });

@@ -168,7 +168,18 @@ describe('sharing.set', () => {
       });
       const ours = await h.waitingChunkJobs(operationId);
       expect(ours.map((j) => j.id).sort()).toEqual([0, 1, 2].map((i) => `${operationId}-chunk-${i}`));
-      expect(ours.map((j) => j.data.items.length).sort()).toEqual([100, 100, 50]);
+      expect(ours.map((j) => j.data.items?.length).sort()).toEqual([100, 100, 50]);
+      // Readable on the dashboard: the kind and the chunk range, then the job's size.
+      expect(ours.map((j) => j.name).sort()).toEqual(['sharing.set 0', 'sharing.set 1', 'sharing.set 2']);
+      // (BullMQ's PostgreSQL backend keeps job data as jsonb, which orders keys its own way.)
+      if (process.env.TEST_QUEUE_BACKEND !== 'postgres')
+        expect(Object.keys(ours[0]!.data).slice(0, 5)).toEqual([
+          'operationId',
+          'kind',
+          'chunkIndex',
+          'chunks',
+          'itemCount',
+        ]);
       expect(service.queues.chunks.name).toBe('benefits-chunks');
     } finally {
       service.workers!.chunks.resume();

@@ -1,6 +1,6 @@
 import type { Job } from 'bullmq';
 import type { ChunkWork } from '../../src/operations/chunk-work.js';
-import { chunkJobId, chunkJobIds, chunksPerJob } from '../../src/domain/chunk-plan.js';
+import { chunkJobId, chunkJobIds, chunksPerJob, type PlannedChunk } from '../../src/domain/chunk-plan.js';
 import { findOperation } from '../../src/operations/operation-records.js';
 import { plain } from '../../src/db/statements.js';
 import { createLogger } from '../../src/logger.js';
@@ -34,9 +34,11 @@ export function chunksByHand(h: Harness) {
     return job as Job<ChunkJob>;
   }
 
-  /** The job that carries the chunk. */
-  async function chunkJob(operationId: string, chunkIndex: number): Promise<Job<ChunkJob>> {
-    return jobById(chunkJobId(operationId, chunkIndex, chunksPerJob(await chunksTotal(operationId))));
+  /** The job that carries the chunk, with its items (as a publisher of a batch in memory enqueues it). */
+  async function chunkJob(operationId: string, chunkIndex: number): Promise<Job<ChunkJob & PlannedChunk<unknown>>> {
+    const job = await jobById(chunkJobId(operationId, chunkIndex, chunksPerJob(await chunksTotal(operationId))));
+    if (job.data.items === undefined) throw new Error(`chunk job ${job.id} names its range only`);
+    return job as Job<ChunkJob & PlannedChunk<unknown>>;
   }
 
   /** Applies every chunk job of the operation, in index order, and returns its final view. */

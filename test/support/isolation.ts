@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { createRedisConnection } from '../../src/queue/connections.js';
 import { isCluster } from '../../src/queue/redis-target.js';
-import { adminDb, databaseUrl, ON_CLUSTER, REDIS_URL, TEMPLATE_DATABASE } from './servers.js';
+import { adminDb, databaseUrl, ON_CLUSTER, REDIS_URL, templateDatabase } from './servers.js';
 
 export interface Isolated {
   name: string;
@@ -14,11 +14,12 @@ export interface Isolated {
 /** A database copied from the migrated template and a queue prefix, both this file's alone. */
 export async function isolate(label: string): Promise<Isolated> {
   const name = `benefits_t_${label.replace(/[^a-z0-9]/gi, '_').toLowerCase()}_${randomBytes(4).toString('hex')}`;
+  const template = await templateDatabase();
   const admin = adminDb();
   try {
     for (let attempt = 1; ; attempt += 1) {
       try {
-        await sql`CREATE DATABASE ${sql.id(name)} TEMPLATE ${sql.id(TEMPLATE_DATABASE)}`.execute(admin);
+        await sql`CREATE DATABASE ${sql.id(name)} TEMPLATE ${sql.id(template)}`.execute(admin);
         break;
       } catch (error) {
         // Two files copying the template at the same instant: Postgres refuses the second one.

@@ -35,3 +35,9 @@ export function sampleValue(
   if (found.length > 1) throw new Error(`${found.length} samples of ${name} match ${JSON.stringify(labels)}`);
   return found[0]?.value;
 }
+
+/** The sum of every sample named `name` that a service's `/metrics` serves now, whatever its labels. */
+export async function scrapeTotal(serviceUrl: string, name: string): Promise<number> {
+  const samples = parsePrometheusText(await (await fetch(`${serviceUrl}/metrics`)).text());
+  return samples.filter((sample) => sample.name === name).reduce((total, sample) => total + sample.value, 0);
+}

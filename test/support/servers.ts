@@ -1,24 +1,29 @@
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
 import { Redis } from 'ioredis';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 
 export const ADMIN_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-/** Changes with the migration files, so checkouts with other migrations never share a template. */
-function migrationsFingerprintSync(): string {
-  const dir = new URL('../../src/db/migrations/', import.meta.url);
-  const hash = createHash('sha256');
-  for (const name of readdirSync(dir).sort()) hash.update(name).update(readFileSync(new URL(name, dir)));
-  return hash.digest('hex').slice(0, 12);
-}
-export const TEMPLATE_DATABASE = `benefits_test_template_${migrationsFingerprintSync()}`;
 /** The redis-cluster project's cluster: six nodes on consecutive ports from here. */
 export const CLUSTER_BASE_PORT = 17301;
 export const CLUSTER_URL = `redis+cluster://${[0, 1, 2].map((i) => `127.0.0.1:${CLUSTER_BASE_PORT + i}`).join(',')}`;
 /** On a cluster, queue prefixes must be hash tags. */
 export const ON_CLUSTER = REDIS_URL.startsWith('redis+cluster://');
+
+const MIGRATIONS = new URL('../../src/db/migrations/', import.meta.url);
+
+/**
+ * The migrated template test databases are copied from, named by a fingerprint of the migration
+ * files: worktrees with other migrations, testing on the same server at once, each keep their own.
+ */
+export async function templateDatabase(): Promise<string> {
+  const hash = createHash('sha256');
+  for (const name of (await readdir(MIGRATIONS)).sort())
+    hash.update(name).update(await readFile(new URL(name, MIGRATIONS)));
+  return `benefits_test_template_${hash.digest('hex').slice(0, 16)}`;
+}
 
 export function databaseUrl(name: string): string {
   const url = new URL(ADMIN_DATABASE_URL);

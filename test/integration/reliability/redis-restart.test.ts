@@ -12,12 +12,12 @@ import { progressOf, waitForFinal, waitForProgress } from '../../support/progres
 // 1. AOF on (`--appendonly yes`, as BullMQ's production guide recommends): the jobs survive the restart;
 //    workers and producers reconnect by themselves and the batch finishes with nothing lost.
 // 2. The data is lost (no persistence, or a failover to an empty replica): the operations' queued
-//    chunks are gone and they stay `running`; re-publishing each unfinished operation (same id and
-//    payload) re-enqueues its chunks, and only the ones not yet applied change anything.
+//    chunks are gone, but Postgres holds their items; the workers' reconciler enqueues the
+//    chunks neither applied nor queued, and every operation finishes with no publisher action.
 // While Redis is down, publishers fail fast: HTTP 503 `queue_unavailable`, the library
 // QueueUnavailableError, within the producer's 5 s connect timeout, and nothing is recorded. A
-// publish caught in flight by the outage also gets 503; its operation may be recorded, and
-// publishing it again once Redis is back finishes it.
+// publish caught in flight by the outage also gets 503; its operation may be recorded with its
+// items, and the reconciler finishes it once Redis is back.
 let redis: PrivateRedis;
 let h: Harness;
 let producer: Producer;
@@ -27,7 +27,15 @@ const members = memberIds('redis', 10_000);
 const bystanders = memberIds('redis-by', 1_000);
 beforeAll(async () => {
   redis = await startPrivateRedis({ appendonly: true });
-  h = await startHarness('rel_redis', { env: { REDIS_URL: redis.url, WORKER_CONCURRENCY: '4', CHUNK_ATTEMPTS: '10' } });
+  h = await startHarness('rel_redis', {
+    env: {
+      REDIS_URL: redis.url,
+      WORKER_CONCURRENCY: '4',
+      CHUNK_ATTEMPTS: '10',
+      RECONCILE_INTERVAL_MS: '500',
+      RECONCILE_GRACE_MS: '2000',
+    },
+  });
   producer = createProducer({
     databaseUrl: h.config.databaseUrl,
     redisUrl: redis.url,
@@ -61,7 +69,7 @@ interface InFlight {
   accepted: number;
   /** Refused while Redis was known to be down: nothing recorded. */
   refused: number;
-  /** Caught mid-publish: recorded, to be published again. */
+  /** Caught mid-publish: recorded with its items, for the reconciler to finish. */
   interrupted: Array<Record<string, unknown>>;
 }
 
@@ -86,7 +94,7 @@ async function publishAcross(tag: string, offset: number, outage: () => Promise<
       }
       expect(response).toMatchObject({ status: 503, body: { error: 'queue_unavailable' } });
       if (await progressOf(h.service.db, payload.operationId)) {
-        expect(response.body.message).toMatch(/publish it again with the same operationId/);
+        expect(response.body.message).toMatch(/recorded with its items and the workers will finish it/);
         published.push({ operationId: payload.operationId, payload });
         result.interrupted.push(payload);
       } else {
@@ -148,18 +156,6 @@ async function expectFailFastWhileDown(tag: string): Promise<{ httpMs: number; l
   return { httpMs: http.ms, libraryMs: library.ms };
 }
 
-/** Publishes again every operation of the test that is not final: what a publisher does after an outage. */
-async function republishUnfinished(): Promise<number> {
-  let count = 0;
-  for (const { operationId, payload } of published) {
-    if ((await progressOf(h.service.db, operationId))?.final) continue;
-    const response = await h.request('POST', '/v1/operations', { operationId, ...payload });
-    expect([200, 202]).toContain(response.status);
-    count += 1;
-  }
-  return count;
-}
-
 describe('Redis restarted during a batch', () => {
   it('with AOF: workers and producers reconnect, and the batch finishes with nothing lost', async () => {
     const sharing = await publish({
@@ -180,9 +176,7 @@ describe('Redis restarted during a batch', () => {
     const downMs = Date.now() - downAt;
     expect(atStop.final).toBe(false);
 
-    // Only the publishes cut off mid-way need publishing again: the queued chunks survived.
-    for (const payload of inFlight.interrupted)
-      expect((await h.request('POST', '/v1/operations', payload)).status).toBe(200);
+    // The queued chunks survived; the publishes cut off mid-way are finished by the reconciler.
     await waitForFinal(
       h.service.db,
       published.map((p) => p.operationId),
@@ -212,13 +206,13 @@ describe('Redis restarted during a batch', () => {
     const report = await expectLedgerConsistent(h.service.db, published);
     console.info(
       `[reliability] Redis restart (AOF): stopped at ${atStop.chunksDone}/${atStop.chunksTotal} chunks, down ${downMs} ms; ` +
-        `publishes in flight: ${inFlight.accepted} accepted, ${inFlight.interrupted.length} cut off (recorded, re-published), ` +
+        `publishes in flight: ${inFlight.accepted} accepted, ${inFlight.interrupted.length} cut off (recorded, finished by the reconciler), ` +
         `${inFlight.refused} refused; while down HTTP answered 503 in ${failFast.httpMs} ms and the library threw ` +
         `QueueUnavailableError in ${failFast.libraryMs} ms; ledger ${JSON.stringify(report)}`,
     );
   }, 240_000);
 
-  it('with its data lost: operations wait, and re-publishing them finishes them applying each item once', async () => {
+  it('with its data lost: the reconciler enqueues the lost chunks from Postgres, and each item applies once', async () => {
     const sharing = await publish({
       operationId: 'redis-disable',
       kind: 'sharing.set',
@@ -232,17 +226,11 @@ describe('Redis restarted during a batch', () => {
     });
     const inFlight = await publishAcross('lost', 500, () => redis.stop());
     await expectFailFastWhileDown('lost');
+    const atRestart = await progressOf(h.service.db, sharing);
     await redis.start({ appendonly: false, fresh: true });
 
-    // Its queued chunks went with the data: the operation cannot finish by itself.
-    const stuck = await waitForProgress(h.service.db, sharing, (p) => p.final, { timeoutMs: 5_000 }).then(
-      () => null,
-      async () => progressOf(h.service.db, sharing),
-    );
-    expect(stuck).toMatchObject({ status: 'running', final: false });
-
-    // The publisher's remedy: publish every unfinished operation again, same id and payload.
-    const republished = await republishUnfinished();
+    // Its queued chunks went with the data; nobody publishes anything again.
+    expect(atRestart!.final).toBe(false);
     await waitForFinal(
       h.service.db,
       published.map((p) => p.operationId),
@@ -251,9 +239,9 @@ describe('Redis restarted during a batch', () => {
 
     const report = await expectLedgerConsistent(h.service.db, published);
     console.info(
-      `[reliability] Redis data lost: stopped at ${atStop.chunksDone}/100 chunks, stuck at ${stuck!.chunksDone}/100; ` +
+      `[reliability] Redis data lost: stopped at ${atStop.chunksDone}/100 chunks, restarted empty at ${atRestart!.chunksDone}/100; ` +
         `publishes in flight: ${inFlight.accepted} accepted, ${inFlight.interrupted.length} cut off, ${inFlight.refused} refused; ` +
-        `${republished} unfinished operations re-published, then all completed; ledger ${JSON.stringify(report)}`,
+        `all completed with no publisher action; ledger ${JSON.stringify(report)}`,
     );
   }, 240_000);
 });
