@@ -18,7 +18,15 @@ const prefix = `{rel-failover-${process.pid}}`;
 beforeAll(async () => {
   cluster = await startRedisCluster({ basePort: 17401, nodeTimeoutMs: 2_000 });
   h = await startHarness('rel_cluster', {
-    env: { REDIS_URL: cluster.url, QUEUE_PREFIX: prefix, WORKER_CONCURRENCY: '8', CHUNK_ATTEMPTS: '10' },
+    env: {
+      REDIS_URL: cluster.url,
+      QUEUE_PREFIX: prefix,
+      WORKER_CONCURRENCY: '8',
+      CHUNK_ATTEMPTS: '10',
+      // A job written to the dead master and not yet to its replica is lost: the reconciler re-adds it.
+      RECONCILE_INTERVAL_MS: '1000',
+      RECONCILE_GRACE_MS: '3000',
+    },
   });
   const assoc = await publish({
     operationId: 'failover-assoc',
@@ -45,7 +53,7 @@ interface PublisherView {
   accepted: number;
   /** 503 queue_unavailable: what a publisher sees while the slot has no master. */
   refused: number;
-  /** Recorded but cut off mid-enqueue: published again once the cluster healed. */
+  /** Recorded but cut off mid-enqueue: the reconciler enqueues the rest, nobody re-sends. */
   interrupted: Array<Record<string, unknown>>;
   longestMs: number;
 }
@@ -103,8 +111,6 @@ describe('Redis Cluster master killed during a batch', () => {
     await new Promise((resolve) => setTimeout(resolve, 3_000));
     healed = true;
     const view = await publishing;
-    for (const payload of view.interrupted)
-      expect([200, 202]).toContain((await h.request('POST', '/v1/operations', payload)).status);
 
     await waitForFinal(
       h.service.db,
@@ -117,7 +123,7 @@ describe('Redis Cluster master killed during a batch', () => {
     console.info(
       `[reliability] Redis Cluster failover: master :${master.port} killed at ${atKill.chunksDone}/${atKill.chunksTotal} chunks, ` +
         `cluster healthy again after ${failoverMs} ms; publishers meanwhile: ${view.accepted} accepted, ` +
-        `${view.refused} refused with 503 (nothing recorded), ${view.interrupted.length} cut off (re-published), ` +
+        `${view.refused} refused with 503 (nothing recorded), ${view.interrupted.length} cut off (finished by the reconciler), ` +
         `slowest answer ${view.longestMs} ms; ledger ${JSON.stringify(report)}`,
     );
   }, 420_000);
