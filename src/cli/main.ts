@@ -13,6 +13,7 @@ import {
 } from '../producers/index.js';
 import { QueueUnavailableError } from '../queue/connections.js';
 import { FileLineError, formatOf, readItems } from './item-files.js';
+import { registerKeysCommand } from './keys.command.js';
 import { createProgress } from './progress.js';
 
 /** Exit codes a migration script can branch on. */
@@ -240,6 +241,7 @@ export function buildProgram(run: (code: number) => void): Command {
     .description('list the rejected items of an operation (CSV, or NDJSON with --json)')
     .option('--json', 'print NDJSON')
     .action(async (operationId: string, flags: { json?: boolean }) => run(await rejectionsCommand(operationId, flags)));
+  registerKeysCommand(program, run);
   return program;
 }
 

@@ -1,34 +1,41 @@
-import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { couponIdSchema } from '../contract/index.js';
 import { toValidationIssues } from '../domain/validation.js';
+import { mayActFor } from '../auth/principal.js';
 import { findCoupon, listCouponHistory, listEnterpriseCoupons, listMemberCoupons } from '../read/coupons.read.js';
 import type { AppDeps } from './app.js';
+import { notFound, principalOf } from './api-auth.js';
+import { couponParams, enterpriseParams, idCursorQuery, memberIdFilter, memberParams } from './id-params.js';
 import { cursorQuerySchema } from './pagination.js';
 
-const couponParams = z.object({ couponId: z.string().min(1).max(128) });
-const enterpriseParams = z.object({ enterpriseId: z.string().min(1).max(128) });
-const memberParams = enterpriseParams.extend({ memberId: z.string().min(1).max(128) });
-const historyQuery = cursorQuerySchema.extend({ memberId: z.string().min(1).max(128).optional() });
-const couponListQuery = z.object({ cursor: z.string().min(1).max(128).optional() });
+const historyQuery = cursorQuerySchema.extend({ memberId: memberIdFilter });
+const couponListQuery = idCursorQuery(couponIdSchema);
 
 export function registerCouponRoutes(app: FastifyInstance, deps: AppDeps): void {
-  app.get('/v1/coupons/:couponId', async (request, reply) => {
+  /** The coupon named by the path, when the caller's key may see it; as if missing otherwise. */
+  async function visibleCoupon(request: FastifyRequest) {
     const { couponId } = couponParams.parse(request.params);
     const coupon = await findCoupon(deps.db, couponId);
-    if (!coupon) return reply.code(404).send({ error: 'not_found' });
-    return coupon;
+    return coupon && mayActFor(principalOf(request), coupon.enterpriseId) ? coupon : undefined;
+  }
+
+  app.get('/v1/coupons/:couponId', { config: { scope: 'read' } }, async (request, reply) => {
+    return (await visibleCoupon(request)) ?? notFound(reply);
   });
 
-  app.get('/v1/coupons/:couponId/history', async (request, reply) => {
+  app.get('/v1/coupons/:couponId/history', { config: { scope: 'read' } }, async (request, reply) => {
     const { couponId } = couponParams.parse(request.params);
     const query = historyQuery.safeParse(request.query);
     if (!query.success)
       return reply.code(400).send({ error: 'invalid_query', issues: toValidationIssues(query.error) });
+    // An unbound key keeps the old answer for a coupon never issued (an empty page); a bound one
+    // sees only its enterprises' coupons, and anything else as missing.
+    if (principalOf(request).enterprises !== null && !(await visibleCoupon(request))) return notFound(reply);
     const filter = { couponId, ...(query.data.memberId !== undefined && { memberId: query.data.memberId }) };
     return listCouponHistory(deps.db, filter, query.data.cursor ?? null);
   });
 
-  app.get('/v1/enterprises/:enterpriseId/coupon-history', async (request, reply) => {
+  app.get('/v1/enterprises/:enterpriseId/coupon-history', { config: { scope: 'read' } }, async (request, reply) => {
     const { enterpriseId } = enterpriseParams.parse(request.params);
     const query = cursorQuerySchema.safeParse(request.query);
     if (!query.success)
@@ -36,7 +43,7 @@ export function registerCouponRoutes(app: FastifyInstance, deps: AppDeps): void 
     return listCouponHistory(deps.db, { enterpriseId }, query.data.cursor ?? null);
   });
 
-  app.get('/v1/enterprises/:enterpriseId/coupons', async (request, reply) => {
+  app.get('/v1/enterprises/:enterpriseId/coupons', { config: { scope: 'read' } }, async (request, reply) => {
     const { enterpriseId } = enterpriseParams.parse(request.params);
     const query = couponListQuery.safeParse(request.query);
     if (!query.success)
@@ -44,7 +51,7 @@ export function registerCouponRoutes(app: FastifyInstance, deps: AppDeps): void 
     return listEnterpriseCoupons(deps.db, enterpriseId, query.data.cursor ?? null);
   });
 
-  app.get('/v1/enterprises/:enterpriseId/members/:memberId/coupons', async (request) => {
+  app.get('/v1/enterprises/:enterpriseId/members/:memberId/coupons', { config: { scope: 'read' } }, async (request) => {
     const { enterpriseId, memberId } = memberParams.parse(request.params);
     return listMemberCoupons(deps.db, enterpriseId, memberId);
   });

@@ -2,14 +2,14 @@ import { randomUUID } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import type { Kysely } from 'kysely';
 import { isFinal } from '../domain/operation-status.js';
-import { parseOrThrow } from '../domain/validation.js';
 import { type RepeatFinder, repeatsOf } from '../domain/repeats.js';
 import { insertOperation } from '../operations/operation-records.js';
 import type { Database, OperationRow } from '../db/schema.js';
 import { IdempotencyConflictError } from '../errors.js';
 import { isConnectionLost, QueueUnavailableError } from '../queue/connections.js';
 import { enqueueChunks } from './chunk-enqueuer.js';
-import { type OperationStatus, operationSchema } from '../contract/index.js';
+import type { OperationStatus } from '../contract/index.js';
+import { parseOperation } from '../contract/parse-operation.js';
 import { describeOperation, type OperationRecord } from './operation-record.js';
 
 export interface PublishResult {
@@ -46,7 +46,7 @@ export async function publish(
   input: unknown,
   options: PublishOptions = {},
 ): Promise<PublishResult> {
-  const operation = parseOrThrow(operationSchema, input);
+  const operation = parseOperation(input);
   const operationId = operation.operationId ?? options.defaultOperationId ?? randomUUID();
   const { record, items } = describeOperation(operation, operationId);
   return recordAndEnqueue(deps, record, items, repeatsOf(items, record.itemKey), options);
