@@ -1,7 +1,7 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { Kysely } from 'kysely';
 import { createKey, type KeyListing, listKeys, revokeKey } from '../auth/api-keys.sql.js';
-import { SCOPES, type Scope } from '../auth/api-key.js';
+import { isScope, SCOPES, type Scope } from '../auth/api-key.js';
 import { loadConfig } from '../config.js';
 import { enterpriseIdSchema } from '../contract/index.js';
 import { createDatabase } from '../db/database.js';
@@ -18,7 +18,10 @@ async function withDatabase<T>(use: (db: Kysely<Database>) => Promise<T>): Promi
   }
 }
 
-const collect = (value: string, previous: string[] = []) => [...previous, value];
+function scope(value: string, previous: Scope[] = []): Scope[] {
+  if (!isScope(value)) throw new InvalidArgumentError(`${value} is not a scope: ${SCOPES.join(', ')}`);
+  return [...previous, value];
+}
 
 function enterpriseId(value: string, previous: string[] = []): string[] {
   const parsed = enterpriseIdSchema.safeParse(value);
@@ -51,8 +54,7 @@ export function registerKeysCommand(program: Command, run: (code: number) => voi
     .requiredOption('--name <name>', 'what the key is for, e.g. the system that will use it')
     .addOption(
       new Option('--scope <scope>', `what it may do, repeatable: ${SCOPES.join(', ')} (admin: everything)`)
-        .choices(SCOPES)
-        .argParser(collect)
+        .argParser(scope)
         .makeOptionMandatory(),
     )
     .option('--enterprise <id>', 'an enterprise it may act for, repeatable (default: every one)', enterpriseId)
