@@ -1,10 +1,19 @@
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 
 export const ADMIN_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-export const TEMPLATE_DATABASE = 'benefits_test_template';
+/** Changes with the migration files, so checkouts with other migrations never share a template. */
+function migrationsFingerprintSync(): string {
+  const dir = new URL('../../src/db/migrations/', import.meta.url);
+  const hash = createHash('sha256');
+  for (const name of readdirSync(dir).sort()) hash.update(name).update(readFileSync(new URL(name, dir)));
+  return hash.digest('hex').slice(0, 12);
+}
+export const TEMPLATE_DATABASE = `benefits_test_template_${migrationsFingerprintSync()}`;
 
 export function databaseUrl(name: string): string {
   const url = new URL(ADMIN_DATABASE_URL);
