@@ -18,6 +18,7 @@ import { registerMetricsRoute } from './metrics.routes.js';
 import { registerOperationRoutes } from './operations.routes.js';
 import { registerPackageRoutes } from './packages.routes.js';
 import { refuseEncodedBodies } from './content-encoding.js';
+import { InvalidQueryError } from './query.js';
 
 export interface AppDeps {
   db: Kysely<Database>;
@@ -44,6 +45,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     routerOptions: { maxParamLength: 128 },
   });
   app.setErrorHandler((error: { statusCode?: number; code?: string; message: string }, request, reply) => {
+    if (error instanceof InvalidQueryError) return reply.code(400).send({ error: error.code, issues: error.issues });
     if (error instanceof ZodError) {
       return reply.code(400).send({ error: 'invalid_request', issues: toValidationIssues(error) });
     }

@@ -1,9 +1,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { couponIdSchema } from '../contract/index.js';
-import { toValidationIssues } from '../domain/validation.js';
 import { mayActFor } from '../auth/principal.js';
 import { findCoupon, listCouponHistory, listEnterpriseCoupons, listMemberCoupons } from '../read/coupons.read.js';
 import type { AppDeps } from './app.js';
+import { parseQuery } from './query.js';
 import { notFound, principalOf } from './api-auth.js';
 import { couponParams, enterpriseParams, idCursorQuery, memberIdFilter, memberParams } from './id-params.js';
 import { cursorQuerySchema } from './pagination.js';
@@ -25,30 +25,24 @@ export function registerCouponRoutes(app: FastifyInstance, deps: AppDeps): void 
 
   app.get('/v1/coupons/:couponId/history', { config: { scope: 'read' } }, async (request, reply) => {
     const { couponId } = couponParams.parse(request.params);
-    const query = historyQuery.safeParse(request.query);
-    if (!query.success)
-      return reply.code(400).send({ error: 'invalid_query', issues: toValidationIssues(query.error) });
+    const query = parseQuery(historyQuery, request);
     // An unbound key keeps the old answer for a coupon never issued (an empty page); a bound one
     // sees only its enterprises' coupons, and anything else as missing.
     if (principalOf(request).enterprises !== null && !(await visibleCoupon(request))) return notFound(reply);
-    const filter = { couponId, ...(query.data.memberId !== undefined && { memberId: query.data.memberId }) };
-    return listCouponHistory(deps.db, filter, query.data.cursor ?? null);
+    const filter = { couponId, ...(query.memberId !== undefined && { memberId: query.memberId }) };
+    return listCouponHistory(deps.db, filter, query.cursor ?? null);
   });
 
-  app.get('/v1/enterprises/:enterpriseId/coupon-history', { config: { scope: 'read' } }, async (request, reply) => {
+  app.get('/v1/enterprises/:enterpriseId/coupon-history', { config: { scope: 'read' } }, async (request) => {
     const { enterpriseId } = enterpriseParams.parse(request.params);
-    const query = cursorQuerySchema.safeParse(request.query);
-    if (!query.success)
-      return reply.code(400).send({ error: 'invalid_query', issues: toValidationIssues(query.error) });
-    return listCouponHistory(deps.db, { enterpriseId }, query.data.cursor ?? null);
+    const query = parseQuery(cursorQuerySchema, request);
+    return listCouponHistory(deps.db, { enterpriseId }, query.cursor ?? null);
   });
 
-  app.get('/v1/enterprises/:enterpriseId/coupons', { config: { scope: 'read' } }, async (request, reply) => {
+  app.get('/v1/enterprises/:enterpriseId/coupons', { config: { scope: 'read' } }, async (request) => {
     const { enterpriseId } = enterpriseParams.parse(request.params);
-    const query = couponListQuery.safeParse(request.query);
-    if (!query.success)
-      return reply.code(400).send({ error: 'invalid_query', issues: toValidationIssues(query.error) });
-    return listEnterpriseCoupons(deps.db, enterpriseId, query.data.cursor ?? null);
+    const query = parseQuery(couponListQuery, request);
+    return listEnterpriseCoupons(deps.db, enterpriseId, query.cursor ?? null);
   });
 
   app.get('/v1/enterprises/:enterpriseId/members/:memberId/coupons', { config: { scope: 'read' } }, async (request) => {

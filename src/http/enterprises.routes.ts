@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
-import { toValidationIssues } from '../domain/validation.js';
 import { findEnterprise } from '../read/enterprises.read.js';
 import { findMember, listSharingHistory } from '../read/members.read.js';
 import type { AppDeps } from './app.js';
+import { parseQuery } from './query.js';
 import { notFound } from './api-auth.js';
 import { enterpriseParams, memberParams } from './id-params.js';
 import { cursorQuerySchema } from './pagination.js';
@@ -24,12 +24,10 @@ export function registerEnterpriseRoutes(app: FastifyInstance, deps: AppDeps): v
   app.get(
     '/v1/enterprises/:enterpriseId/members/:memberId/sharing-history',
     { config: { scope: 'read' } },
-    async (request, reply) => {
+    async (request) => {
       const { enterpriseId, memberId } = memberParams.parse(request.params);
-      const query = cursorQuerySchema.safeParse(request.query);
-      if (!query.success)
-        return reply.code(400).send({ error: 'invalid_query', issues: toValidationIssues(query.error) });
-      return listSharingHistory(deps.db, enterpriseId, memberId, query.data.cursor ?? null);
+      const query = parseQuery(cursorQuerySchema, request);
+      return listSharingHistory(deps.db, enterpriseId, memberId, query.cursor ?? null);
     },
   );
 }

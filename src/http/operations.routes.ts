@@ -1,5 +1,4 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { toValidationIssues } from '../domain/validation.js';
 import { findOperation } from '../operations/operation-records.js';
 import { IdempotencyConflictError, InvalidPayloadError } from '../errors.js';
 import { cancel, retryFailed } from '../control/operation-control.js';
@@ -9,6 +8,7 @@ import { mayActFor } from '../auth/principal.js';
 import { recordControl, recordPublisher } from '../auth/operation-audit.sql.js';
 import type { OperationRow } from '../db/schema.js';
 import type { AppDeps } from './app.js';
+import { parseQuery } from './query.js';
 import { listArrearsRisk, listRejections, viewOf } from '../read/operations.read.js';
 import { notFound, principalOf } from './api-auth.js';
 import { idCursorQuery, operationParams } from './id-params.js';
@@ -100,20 +100,16 @@ export function registerOperationRoutes(app: FastifyInstance, deps: AppDeps): vo
 
   app.get('/v1/operations/:operationId/rejections', { config: { scope: 'read' } }, async (request, reply) => {
     const row = await visibleOperation(request);
-    const query = positionCursorQuerySchema.safeParse(request.query);
-    if (!query.success)
-      return reply.code(400).send({ error: 'invalid_query', issues: toValidationIssues(query.error) });
+    const query = parseQuery(positionCursorQuerySchema, request);
     if (!row) return notFound(reply);
-    return listRejections(deps.db, row.operation_id, query.data.cursor ?? -1);
+    return listRejections(deps.db, row.operation_id, query.cursor ?? -1);
   });
 
   // The members a `sharing.set` disabled that may fall into arrears: whom the publisher should warn.
   app.get('/v1/operations/:operationId/arrears-risk', { config: { scope: 'read' } }, async (request, reply) => {
     const row = await visibleOperation(request);
-    const query = memberCursorQuery.safeParse(request.query);
-    if (!query.success)
-      return reply.code(400).send({ error: 'invalid_query', issues: toValidationIssues(query.error) });
+    const query = parseQuery(memberCursorQuery, request);
     if (!row) return notFound(reply);
-    return listArrearsRisk(deps.db, row.operation_id, query.data.cursor ?? null);
+    return listArrearsRisk(deps.db, row.operation_id, query.cursor ?? null);
   });
 }

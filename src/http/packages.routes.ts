@@ -1,12 +1,12 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { packageIdSchema } from '../contract/index.js';
-import { toValidationIssues } from '../domain/validation.js';
 import { mayActFor } from '../auth/principal.js';
 import { listMemberBenefits } from '../read/benefits.read.js';
 import { findMembership } from '../read/members.read.js';
 import { findPackage, listEnterprisePackages, listPackageConsumption } from '../read/packages.read.js';
 import { listMemberUsage } from '../read/usage.read.js';
 import type { AppDeps } from './app.js';
+import { parseQuery } from './query.js';
 import { notFound, principalOf } from './api-auth.js';
 import { enterpriseParams, idCursorQuery, memberParams, packageParams, productFilter } from './id-params.js';
 import { cursorQuerySchema } from './pagination.js';
@@ -25,12 +25,10 @@ export function registerPackageRoutes(app: FastifyInstance, deps: AppDeps): void
     return pkg && mayActFor(principalOf(request), pkg.enterpriseId) ? pkg : undefined;
   }
 
-  app.get('/v1/enterprises/:enterpriseId/packages', { config: { scope: 'read' } }, async (request, reply) => {
+  app.get('/v1/enterprises/:enterpriseId/packages', { config: { scope: 'read' } }, async (request) => {
     const { enterpriseId } = enterpriseParams.parse(request.params);
-    const query = packageListQuery.safeParse(request.query);
-    if (!query.success)
-      return reply.code(400).send({ error: 'invalid_query', issues: toValidationIssues(query.error) });
-    return listEnterprisePackages(deps.db, enterpriseId, query.data.cursor ?? null);
+    const query = parseQuery(packageListQuery, request);
+    return listEnterprisePackages(deps.db, enterpriseId, query.cursor ?? null);
   });
 
   app.get('/v1/packages/:packageId', { config: { scope: 'read' } }, async (request, reply) => {
@@ -39,37 +37,27 @@ export function registerPackageRoutes(app: FastifyInstance, deps: AppDeps): void
 
   app.get('/v1/packages/:packageId/consumption', { config: { scope: 'read' } }, async (request, reply) => {
     const pkg = await visiblePackage(request);
-    const query = cursorQuerySchema.safeParse(request.query);
-    if (!query.success)
-      return reply.code(400).send({ error: 'invalid_query', issues: toValidationIssues(query.error) });
+    const query = parseQuery(cursorQuerySchema, request);
     if (!pkg) return notFound(reply);
-    return listPackageConsumption(deps.db, pkg, query.data.cursor ?? null);
+    return listPackageConsumption(deps.db, pkg, query.cursor ?? null);
   });
 
   // A member that left keeps its settled usage: listed whether it is still a member or not.
-  app.get(
-    '/v1/enterprises/:enterpriseId/members/:memberId/usage',
-    { config: { scope: 'read' } },
-    async (request, reply) => {
-      const { enterpriseId, memberId } = memberParams.parse(request.params);
-      const query = cursorQuerySchema.safeParse(request.query);
-      if (!query.success)
-        return reply.code(400).send({ error: 'invalid_query', issues: toValidationIssues(query.error) });
-      return listMemberUsage(deps.db, enterpriseId, memberId, query.data.cursor ?? null);
-    },
-  );
+  app.get('/v1/enterprises/:enterpriseId/members/:memberId/usage', { config: { scope: 'read' } }, async (request) => {
+    const { enterpriseId, memberId } = memberParams.parse(request.params);
+    const query = parseQuery(cursorQuerySchema, request);
+    return listMemberUsage(deps.db, enterpriseId, memberId, query.cursor ?? null);
+  });
 
   app.get(
     '/v1/enterprises/:enterpriseId/members/:memberId/benefits',
     { config: { scope: 'read' } },
     async (request, reply) => {
       const { enterpriseId, memberId } = memberParams.parse(request.params);
-      const query = benefitsQuery.safeParse(request.query);
-      if (!query.success)
-        return reply.code(400).send({ error: 'invalid_query', issues: toValidationIssues(query.error) });
+      const query = parseQuery(benefitsQuery, request);
       const member = await findMembership(deps.db, enterpriseId, memberId);
       if (!member) return notFound(reply);
-      return listMemberBenefits(deps.db, member, query.data.product ?? null);
+      return listMemberBenefits(deps.db, member, query.product ?? null);
     },
   );
 }
