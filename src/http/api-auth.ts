@@ -55,8 +55,10 @@ export function registerApiAuth(app: FastifyInstance, authenticate: Authenticato
     for (const method of [route.method].flat()) routes.push({ method, url: route.url, scope });
   });
   app.addHook('onRequest', async (request, reply) => {
-    // Unknown /v1 paths too: a caller without a key learns nothing of what exists.
-    if (!request.url.startsWith(API_PREFIX)) return undefined;
+    // The matched route decides, whatever form the URL came in; unknown /v1 paths are guarded
+    // too, so a caller without a key learns nothing of what exists.
+    const scope = request.routeOptions.config.scope;
+    if (scope === undefined && !request.url.startsWith(API_PREFIX)) return undefined;
     let principal = UNRESTRICTED;
     if (authenticate) {
       const result = await authenticate(request.headers.authorization);
@@ -67,7 +69,6 @@ export function registerApiAuth(app: FastifyInstance, authenticate: Authenticato
       principal = result.principal;
     }
     request.principal = principal;
-    const scope = request.routeOptions.config.scope;
     if (scope === undefined) return undefined; // no such route: fastify answers 404
     if (!hasScope(principal, scope)) return reply.code(403).send({ error: 'forbidden', scope });
     const { enterpriseId } = (request.params ?? {}) as { enterpriseId?: string };

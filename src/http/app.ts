@@ -69,7 +69,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     timeWindow: 60_000,
     // Per key: one client's burst does not slow another's. Health, metrics and the board are not limited.
     keyGenerator: (request) => request.principal?.keyId ?? request.ip,
-    allowList: (request) => !request.url.startsWith('/v1/'),
+    allowList: (request) => request.routeOptions.config.scope === undefined,
   });
   registerHealthRoutes(app, deps.readiness);
   registerOperationRoutes(app, deps);

