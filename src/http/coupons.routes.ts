@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { couponIdSchema } from '../contract/index.js';
 import { mayActFor } from '../auth/principal.js';
+import { isVisible } from '../auth/visibility.sql.js';
 import { findCoupon, listCouponHistory, listEnterpriseCoupons, listMemberCoupons } from '../read/coupons.read.js';
 import type { AppDeps } from './app.js';
 import { parseQuery } from './query.js';
@@ -15,8 +16,10 @@ export function registerCouponRoutes(app: FastifyInstance, deps: AppDeps): void 
   /** The coupon named by the path, when the caller's key may see it; as if missing otherwise. */
   async function visibleCoupon(request: FastifyRequest) {
     const { couponId } = couponParams.parse(request.params);
+    const principal = principalOf(request);
+    if (!(await isVisible(deps.db, principal, 'coupon', couponId))) return undefined;
     const coupon = await findCoupon(deps.db, couponId);
-    return coupon && mayActFor(principalOf(request), coupon.enterpriseId) ? coupon : undefined;
+    return coupon && mayActFor(principal, coupon.enterpriseId) ? coupon : undefined;
   }
 
   app.get('/v1/coupons/:couponId', { config: { scope: 'read' } }, async (request, reply) => {
@@ -28,7 +31,7 @@ export function registerCouponRoutes(app: FastifyInstance, deps: AppDeps): void 
     const query = parseQuery(historyQuery, request);
     // An unbound key keeps the old answer for a coupon never issued (an empty page); a bound one
     // sees only its enterprises' coupons, and anything else as missing.
-    if (principalOf(request).enterprises !== null && !(await visibleCoupon(request))) return notFound(reply);
+    if (!(await isVisible(deps.db, principalOf(request), 'coupon', couponId))) return notFound(reply);
     const filter = { couponId, ...(query.memberId !== undefined && { memberId: query.memberId }) };
     return listCouponHistory(deps.db, filter, query.cursor ?? null);
   });

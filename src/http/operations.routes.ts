@@ -6,6 +6,7 @@ import { publish } from '../producers/publisher.js';
 import { QueueUnavailableError } from '../queue/connections.js';
 import { mayActFor } from '../auth/principal.js';
 import { recordControl, recordPublisher } from '../auth/operation-audit.sql.js';
+import { isVisible } from '../auth/visibility.sql.js';
 import type { OperationRow } from '../db/schema.js';
 import type { AppDeps } from './app.js';
 import { parseQuery } from './query.js';
@@ -25,8 +26,10 @@ export function registerOperationRoutes(app: FastifyInstance, deps: AppDeps): vo
   /** The operation named by the path, when the caller's key may see it; as if missing otherwise. */
   async function visibleOperation(request: FastifyRequest): Promise<OperationRow | undefined> {
     const { operationId } = operationParams.parse(request.params);
+    const principal = principalOf(request);
+    if (!(await isVisible(deps.db, principal, 'operation', operationId))) return undefined;
     const row = await findOperation(deps.db, operationId);
-    return row && mayActFor(principalOf(request), row.enterprise_id) ? row : undefined;
+    return row && mayActFor(principal, row.enterprise_id) ? row : undefined;
   }
 
   app.post('/v1/operations', { config: { scope: 'operations:write' } }, async (request, reply) => {

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { packageIdSchema } from '../contract/index.js';
 import { mayActFor } from '../auth/principal.js';
+import { isVisible } from '../auth/visibility.sql.js';
 import { listMemberBenefits } from '../read/benefits.read.js';
 import { findMembership } from '../read/members.read.js';
 import { findPackage, listEnterprisePackages, listPackageConsumption } from '../read/packages.read.js';
@@ -21,8 +22,10 @@ export function registerPackageRoutes(app: FastifyInstance, deps: AppDeps): void
   /** The package named by the path, when the caller's key may see it; as if missing otherwise. */
   async function visiblePackage(request: FastifyRequest) {
     const { packageId } = packageParams.parse(request.params);
+    const principal = principalOf(request);
+    if (!(await isVisible(deps.db, principal, 'package', packageId))) return undefined;
     const pkg = await findPackage(deps.db, packageId);
-    return pkg && mayActFor(principalOf(request), pkg.enterpriseId) ? pkg : undefined;
+    return pkg && mayActFor(principal, pkg.enterpriseId) ? pkg : undefined;
   }
 
   app.get('/v1/enterprises/:enterpriseId/packages', { config: { scope: 'read' } }, async (request) => {

@@ -211,6 +211,30 @@ describe('revocation', () => {
   });
 });
 
+describe("another enterprise's things", () => {
+  it('take as long to refuse as missing ones', async () => {
+    const time = async (url: string) => {
+      const started = process.hrtime.bigint();
+      await h.service.app!.inject({ method: 'GET', url, headers: { authorization: bearer('everythingOfB') } });
+      return Number(process.hrtime.bigint() - started) / 1e6;
+    };
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    for (const [existing, missing] of [
+      [`/v1/operations/${opA}`, '/v1/operations/no-such-operation'],
+      [`/v1/coupons/${coupon.couponId}`, '/v1/coupons/no-such-coupon'],
+      [`/v1/packages/${pkg.packageId}/consumption`, '/v1/packages/no-such-package/consumption'],
+    ] as const) {
+      const there: number[] = [];
+      const absent: number[] = [];
+      for (let i = 0; i < 150; i += 1) {
+        there.push(await time(existing));
+        absent.push(await time(missing));
+      }
+      expect(Math.abs(median(there) - median(absent)), existing).toBeLessThan(1);
+    }
+  });
+});
+
 describe('audit', () => {
   it('records the key that published, cancelled and shows it in the status and history rows', async () => {
     const key = await createKey(h.service.db, {
