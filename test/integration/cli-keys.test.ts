@@ -66,7 +66,7 @@ describe('benefits keys', () => {
     expect((await get('/v1/enterprises/E-billing/coupons', key)).statusCode).toBe(401);
     expect((await cli('keys', 'list')).stdout).toMatch(new RegExp(`^${id}\\t.*\\trevoked \\S+$`, 'm'));
     expect((await cli('keys', 'revoke', 'key_nope')).code).toBe(1);
-  }, 120_000);
+  }, 240_000);
 
   it('refuses an unknown scope or a bad enterprise id before touching the database', async () => {
     const scope = await cli('keys', 'create', '--name', 'x', '--scope', 'everything');
@@ -76,5 +76,5 @@ describe('benefits keys', () => {
     expect(enterprise.code).not.toBe(0);
     const missing = await cli('keys', 'create', '--name', 'x');
     expect(missing.code).not.toBe(0);
-  }, 60_000);
+  }, 180_000);
 });
