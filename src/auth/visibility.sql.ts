@@ -2,6 +2,8 @@ import { type Kysely, sql } from 'kysely';
 import type { Database } from '../db/schema.js';
 import type { Principal } from './principal.js';
 
+export type OwnedKind = keyof typeof OWNED;
+
 const OWNED = {
   operation: { table: 'operations', id: 'operation_id' },
   coupon: { table: 'coupons', id: 'coupon_id' },
@@ -17,7 +19,7 @@ const OWNED = {
 export async function isVisible(
   db: Kysely<Database>,
   principal: Principal,
-  kind: keyof typeof OWNED,
+  kind: OwnedKind,
   id: string,
 ): Promise<boolean> {
   if (principal.enterprises === null) return true;

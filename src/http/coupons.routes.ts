@@ -1,9 +1,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { couponIdSchema } from '../contract/index.js';
-import { mayActFor } from '../auth/principal.js';
 import { isVisible } from '../auth/visibility.sql.js';
 import { findCoupon, listCouponHistory, listEnterpriseCoupons, listMemberCoupons } from '../read/coupons.read.js';
 import type { AppDeps } from './app.js';
+import { readVisible } from './visible.js';
 import { parseQuery } from './query.js';
 import { notFound, principalOf } from './api-auth.js';
 import { couponParams, enterpriseParams, idCursorQuery, memberIdFilter, memberParams } from './id-params.js';
@@ -14,13 +14,13 @@ const couponListQuery = idCursorQuery(couponIdSchema);
 
 export function registerCouponRoutes(app: FastifyInstance, deps: AppDeps): void {
   /** The coupon named by the path, when the caller's key may see it; as if missing otherwise. */
-  async function visibleCoupon(request: FastifyRequest) {
-    const { couponId } = couponParams.parse(request.params);
-    const principal = principalOf(request);
-    if (!(await isVisible(deps.db, principal, 'coupon', couponId))) return undefined;
-    const coupon = await findCoupon(deps.db, couponId);
-    return coupon && mayActFor(principal, coupon.enterpriseId) ? coupon : undefined;
-  }
+  const visibleCoupon = (request: FastifyRequest) =>
+    readVisible(deps.db, request, {
+      kind: 'coupon',
+      id: couponParams.parse(request.params).couponId,
+      read: (id) => findCoupon(deps.db, id),
+      enterpriseOf: (coupon) => coupon.enterpriseId,
+    });
 
   app.get('/v1/coupons/:couponId', { config: { scope: 'read' } }, async (request, reply) => {
     return (await visibleCoupon(request)) ?? notFound(reply);

@@ -6,9 +6,9 @@ import { publish } from '../producers/publisher.js';
 import { QueueUnavailableError } from '../queue/connections.js';
 import { mayActFor } from '../auth/principal.js';
 import { recordControl, recordPublisher } from '../auth/operation-audit.sql.js';
-import { isVisible } from '../auth/visibility.sql.js';
 import type { OperationRow } from '../db/schema.js';
 import type { AppDeps } from './app.js';
+import { readVisible } from './visible.js';
 import { parseQuery } from './query.js';
 import { listArrearsRisk, listRejections, viewOf } from '../read/operations.read.js';
 import { notFound, principalOf } from './api-auth.js';
@@ -24,13 +24,13 @@ const enterpriseOfBody = (body: unknown): unknown =>
 
 export function registerOperationRoutes(app: FastifyInstance, deps: AppDeps): void {
   /** The operation named by the path, when the caller's key may see it; as if missing otherwise. */
-  async function visibleOperation(request: FastifyRequest): Promise<OperationRow | undefined> {
-    const { operationId } = operationParams.parse(request.params);
-    const principal = principalOf(request);
-    if (!(await isVisible(deps.db, principal, 'operation', operationId))) return undefined;
-    const row = await findOperation(deps.db, operationId);
-    return row && mayActFor(principal, row.enterprise_id) ? row : undefined;
-  }
+  const visibleOperation = (request: FastifyRequest): Promise<OperationRow | undefined> =>
+    readVisible(deps.db, request, {
+      kind: 'operation',
+      id: operationParams.parse(request.params).operationId,
+      read: (id) => findOperation(deps.db, id),
+      enterpriseOf: (row) => row.enterprise_id,
+    });
 
   app.post('/v1/operations', { config: { scope: 'operations:write' } }, async (request, reply) => {
     const principal = principalOf(request);

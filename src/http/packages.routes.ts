@@ -1,14 +1,13 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { packageIdSchema } from '../contract/index.js';
-import { mayActFor } from '../auth/principal.js';
-import { isVisible } from '../auth/visibility.sql.js';
 import { listMemberBenefits } from '../read/benefits.read.js';
 import { findMembership } from '../read/members.read.js';
 import { findPackage, listEnterprisePackages, listPackageConsumption } from '../read/packages.read.js';
 import { listMemberUsage } from '../read/usage.read.js';
 import type { AppDeps } from './app.js';
+import { readVisible } from './visible.js';
 import { parseQuery } from './query.js';
-import { notFound, principalOf } from './api-auth.js';
+import { notFound } from './api-auth.js';
 import { enterpriseParams, idCursorQuery, memberParams, packageParams, productFilter } from './id-params.js';
 import { cursorQuerySchema } from './pagination.js';
 import { z } from 'zod';
@@ -20,13 +19,13 @@ const benefitsQuery = z.object({ product: productFilter });
 /** Resource packages, members' settled usage and what members can draw on now. */
 export function registerPackageRoutes(app: FastifyInstance, deps: AppDeps): void {
   /** The package named by the path, when the caller's key may see it; as if missing otherwise. */
-  async function visiblePackage(request: FastifyRequest) {
-    const { packageId } = packageParams.parse(request.params);
-    const principal = principalOf(request);
-    if (!(await isVisible(deps.db, principal, 'package', packageId))) return undefined;
-    const pkg = await findPackage(deps.db, packageId);
-    return pkg && mayActFor(principal, pkg.enterpriseId) ? pkg : undefined;
-  }
+  const visiblePackage = (request: FastifyRequest) =>
+    readVisible(deps.db, request, {
+      kind: 'package',
+      id: packageParams.parse(request.params).packageId,
+      read: (id) => findPackage(deps.db, id),
+      enterpriseOf: (pkg) => pkg.enterpriseId,
+    });
 
   app.get('/v1/enterprises/:enterpriseId/packages', { config: { scope: 'read' } }, async (request) => {
     const { enterpriseId } = enterpriseParams.parse(request.params);
