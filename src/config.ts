@@ -42,6 +42,13 @@ const configSchema = z
     DASHBOARD_READ_ONLY: z.enum(['true', 'false']).default('true'),
     DASHBOARD_USER: optionalSecret,
     DASHBOARD_PASSWORD: optionalSecret,
+    // Set by `src/main.ts` from where the servers came from: the quick start's modes trust the machine.
+    RUNTIME_MODE: z.enum(['configured', 'local', 'embedded']).default('configured'),
+    // `off` only on a trusted network: every caller may then do everything.
+    API_AUTH: z.enum(['on', 'off']).default('on'),
+    RATE_LIMIT_PER_MINUTE: positiveInt.default(3000),
+    METRICS_TOKEN: optionalSecret,
+    EMBEDDED_DATA_DIR: z.string().min(1).default('.data'),
   })
   .refine((e) => (e.DASHBOARD_USER === undefined) === (e.DASHBOARD_PASSWORD === undefined), {
     path: ['DASHBOARD_PASSWORD'],
@@ -81,6 +88,16 @@ export interface Config {
   readonly dashboardReadOnly: boolean;
   /** Basic-auth credentials for the dashboard; null leaves it open (a trusted network). */
   readonly dashboardCredentials: { readonly user: string; readonly password: string } | null;
+  /** `local` and `embedded`: the quick start on a developer's machine (src/runtime/runtime-mode.ts). */
+  readonly runtimeMode: 'configured' | 'local' | 'embedded';
+  /** false: `API_AUTH=off`, /v1 takes no key. */
+  readonly apiAuth: boolean;
+  /** Requests per minute and API key (per address for requests without one). */
+  readonly rateLimitPerMinute: number;
+  /** When set, /metrics requires `Authorization: Bearer <token>`. */
+  readonly metricsToken: string | null;
+  /** The quick start's files: the embedded database, the first admin key. */
+  readonly dataDir: string;
 }
 
 export class ConfigError extends Error {
@@ -123,6 +140,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       e.DASHBOARD_USER !== undefined && e.DASHBOARD_PASSWORD !== undefined
         ? Object.freeze({ user: e.DASHBOARD_USER, password: e.DASHBOARD_PASSWORD })
         : null,
+    runtimeMode: e.RUNTIME_MODE,
+    apiAuth: e.API_AUTH === 'on',
+    rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
+    metricsToken: e.METRICS_TOKEN ?? null,
+    dataDir: e.EMBEDDED_DATA_DIR,
   });
 }
 

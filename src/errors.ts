@@ -3,15 +3,22 @@ export interface ValidationIssue {
   message: string;
 }
 
-/** A payload that fails its schema: permanent, names the offending fields. */
+/**
+ * A payload that fails its schema: permanent, names the offending fields (the first ones, when
+ * there are many: `issueCount` says how many were found).
+ */
 export class InvalidPayloadError extends Error {
   override name = 'InvalidPayloadError';
   readonly code = 'invalid_payload';
+  readonly issueCount: number;
   constructor(
     readonly issues: ValidationIssue[],
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; issueCount?: number },
   ) {
-    super(`invalid payload: ${issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ')}`, options);
+    const count = options?.issueCount ?? issues.length;
+    const more = count > issues.length ? `; and ${count - issues.length} more` : '';
+    super(`invalid payload: ${issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ')}${more}`, options);
+    this.issueCount = count;
   }
 }
 

@@ -15,7 +15,7 @@ const bootLogger = createLogger(process.env.LOG_LEVEL ?? 'info');
 const runtime = await resolveRuntime(process.env, {
   onLog: (line) => bootLogger.debug({ component: 'embedded-postgres' }, line),
 });
-const config = loadConfig(runtime.env);
+const config = loadConfig({ ...runtime.env, RUNTIME_MODE: runtime.mode });
 const logger = createLogger(config.logLevel);
 // Said plainly as well as in the JSON log: which servers this process is using.
 process.stderr.write(`benefits: ${runtime.mode} mode: ${runtime.describe}\n`);

@@ -5,6 +5,8 @@ import { createDatabase } from './db/database.js';
 import { ensureHistoryPartitions } from './db/history-partitions.js';
 import { migrateToLatest } from './db/migrate.js';
 import type { Database } from './db/schema.js';
+import { announceApiAuth } from './auth/api-auth-startup.js';
+import { createAuthenticator } from './auth/authenticator.js';
 import { buildApp } from './http/app.js';
 import { buildOpsApp } from './http/ops-app.js';
 import type { Logger } from './logger.js';
@@ -53,6 +55,16 @@ async function keepHistoryPartitions(
   }, PARTITION_CHECK_MS);
   timer.unref();
   closers.push(async () => clearInterval(timer));
+}
+
+/**
+ * The board can pause, retry and remove jobs (read-only or not, it shows every payload): outside
+ * the quick start's machine it is served only behind credentials, and is off without them.
+ */
+function dashboardAllowed(config: Config, logger: Logger): boolean {
+  if (config.dashboardCredentials !== null || config.runtimeMode !== 'configured') return true;
+  logger.warn('dashboard off: set DASHBOARD_USER and DASHBOARD_PASSWORD to serve it at /dashboard');
+  return false;
 }
 
 export async function startService(config: Config, logger: Logger, options: ServiceOptions): Promise<Service> {
@@ -122,18 +134,23 @@ export async function startService(config: Config, logger: Logger, options: Serv
         readiness,
         bodyLimitBytes: config.httpBodyLimitBytes,
         logger,
-        metrics,
+        authenticate: config.apiAuth ? createAuthenticator(db, logger) : null,
+        rateLimitPerMinute: config.rateLimitPerMinute,
+        metrics: { source: metrics, token: config.metricsToken },
         // The administration queues: the board waits out a queue-store blip instead of failing.
-        dashboard: { queues, readOnly: config.dashboardReadOnly, credentials: config.dashboardCredentials },
+        ...(dashboardAllowed(config, logger) && {
+          dashboard: { queues, readOnly: config.dashboardReadOnly, credentials: config.dashboardCredentials },
+        }),
       });
     } else if (options.workers && config.metricsPort !== null) {
       // A worker-only process counts chunks no API process sees: it serves them itself.
-      app = buildOpsApp({ readiness, metrics, logger });
+      app = buildOpsApp({ readiness, metrics, metricsToken: config.metricsToken, logger });
     }
     if (app) {
       const port = options.api ? config.port : config.metricsPort!;
       url = await app.listen({ host: config.host, port });
       closers.push(() => app!.close());
+      if (options.api) await announceApiAuth({ db, config, logger, url });
     }
 
     let stopping: Promise<void> | null = null;

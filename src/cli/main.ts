@@ -14,6 +14,7 @@ import {
 import { QueueUnavailableError } from '../queue/connections.js';
 import { registerHistoryCommands } from './history.command.js';
 import { FileLineError, formatOf, readItems } from './item-files.js';
+import { registerKeysCommand } from './keys.command.js';
 import { createProgress } from './progress.js';
 
 /** Exit codes a migration script can branch on. */
@@ -242,6 +243,7 @@ export function buildProgram(run: (code: number) => void): Command {
     .option('--json', 'print NDJSON')
     .action(async (operationId: string, flags: { json?: boolean }) => run(await rejectionsCommand(operationId, flags)));
   registerHistoryCommands(program, run);
+  registerKeysCommand(program, run);
   return program;
 }
 

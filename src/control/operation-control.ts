@@ -49,6 +49,8 @@ export async function cancel(deps: OperationControlDeps, operationId: string): P
 export type RetryResult =
   | { result: 'retrying'; chunks: number[] }
   | { result: 'not_failed'; operation: OperationRow }
+  /** Published before items were stored in Postgres, and its failed jobs are gone from the queue. */
+  | { result: 'items_not_stored'; chunks: number[] }
   | { result: 'not_found' };
 
 /** Whether the job carries the chunk: it holds its range. */
@@ -90,8 +92,7 @@ export async function retryFailed(deps: OperationControlDeps, operationId: strin
   const lost = new Set(chunks.filter((_, i) => !found[i]).map((index) => index - (index % perJob)));
   const stored = new Map((await storedJobs(deps.db, operationId)).map((job) => [job.chunkIndex, job]));
   const unstored = [...lost].filter((start) => !stored.has(start));
-  if (unstored.length > 0)
-    throw new Error(`operation ${operationId}: chunk jobs ${unstored.join(', ')} are gone and their items not stored`);
+  if (unstored.length > 0) return { result: 'items_not_stored', chunks: unstored };
   if (!(await reopenFailedChunks(deps.db, operationId, chunks))) {
     const now = await findOperation(deps.db, operationId);
     return { result: 'not_failed', operation: now ?? operation };

@@ -255,7 +255,32 @@ export interface UsageHistoryTable {
   created_at: CreatedAt;
 }
 
+/** An API key: only the SHA-256 of its text is kept. */
+export interface ApiKeysTable {
+  id: string;
+  name: string;
+  key_hash: Buffer;
+  scopes: string[];
+  /** null or empty: every enterprise. */
+  enterprises: string[] | null;
+  created_at: CreatedAt;
+  last_used_at: Timestamp | null;
+  revoked_at: Timestamp | null;
+}
+
+/** Which key published, cancelled and last retried an operation (null: no key, API_AUTH=off). */
+export interface OperationAuditTable {
+  operation_id: string;
+  published_by: string | null;
+  cancelled_by: string | null;
+  cancelled_at: Timestamp | null;
+  retried_by: string | null;
+  retried_at: Timestamp | null;
+}
+
 export interface Database {
+  api_keys: ApiKeysTable;
+  operation_audit: OperationAuditTable;
   operations: OperationsTable;
   operation_claims: OperationClaimsTable;
   operation_progress: OperationProgressTable;
@@ -277,6 +302,7 @@ export interface Database {
 }
 
 export type OperationRow = Selectable<OperationSummariesView>;
+export type ApiKeyRow = Selectable<ApiKeysTable>;
 export type NewOperation = Insertable<OperationsTable>;
 export type MemberRow = Selectable<MembersTable>;
 export type EnterpriseRow = Selectable<EnterprisesTable>;

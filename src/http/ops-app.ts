@@ -11,10 +11,11 @@ import { registerMetricsRoute } from './metrics.routes.js';
 export function buildOpsApp(deps: {
   readiness: Record<string, ReadinessCheck>;
   metrics: Pick<ServiceMetrics, 'registry' | 'render'>;
+  metricsToken: string | null;
   logger: Logger;
 }): FastifyInstance {
   const app: FastifyInstance = Fastify({ loggerInstance: deps.logger as FastifyBaseLogger });
   registerHealthRoutes(app, deps.readiness);
-  registerMetricsRoute(app, deps.metrics);
+  registerMetricsRoute(app, deps.metrics, deps.metricsToken);
   return app;
 }

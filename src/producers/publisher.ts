@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import type { Kysely } from 'kysely';
 import { isFinal } from '../domain/operation-status.js';
-import { parseOrThrow } from '../domain/validation.js';
 import { type RepeatFinder, repeatsOf } from '../domain/repeats.js';
 import type { PlannedChunk } from '../domain/chunk-plan.js';
 import { findOperation, type RecordResult } from '../operations/operation-records.js';
@@ -10,7 +9,8 @@ import type { Database, OperationRow } from '../db/schema.js';
 import { IdempotencyConflictError } from '../errors.js';
 import { isConnectionLost, QueueUnavailableError } from '../queue/connections.js';
 import { enqueueChunkJobs, jobWithItems, plannedJobs, rangeJobs } from './chunk-enqueuer.js';
-import { type ChunkJob, type OperationStatus, operationSchema } from '../contract/index.js';
+import type { ChunkJob, OperationStatus } from '../contract/index.js';
+import { parseOperation } from '../contract/parse-operation.js';
 import { recordWithItems } from './operation-store.js';
 import { describeOperation, type OperationRecord } from './operation-record.js';
 
@@ -51,7 +51,7 @@ export async function publish(
   input: unknown,
   options: PublishOptions = {},
 ): Promise<PublishResult> {
-  const operation = parseOrThrow(operationSchema, input);
+  const operation = parseOperation(input);
   const operationId = operation.operationId ?? options.defaultOperationId ?? randomUUID();
   const { record, items } = describeOperation(operation, operationId);
   return recordAndEnqueue(deps, record, { inMemory: items, repeats: repeatsOf(items, record.itemKey) }, options);

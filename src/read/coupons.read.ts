@@ -30,6 +30,8 @@ export interface CouponHistoryView {
   couponBalanceAfter: string;
   memberBalanceAfter: string | null;
   at: string;
+  /** The API key that published the operation (null: published another way). */
+  publishedBy: string | null;
 }
 
 export interface MemberCouponView {
@@ -62,7 +64,7 @@ function couponView(
   };
 }
 
-function historyView(row: CouponHistoryRow): CouponHistoryView {
+function historyView(row: CouponHistoryRow & { published_by: string | null }): CouponHistoryView {
   return {
     operationId: row.operation_id,
     couponId: row.coupon_id,
@@ -73,6 +75,7 @@ function historyView(row: CouponHistoryRow): CouponHistoryView {
     couponBalanceAfter: formatCents(row.coupon_balance_after_cents),
     memberBalanceAfter: row.member_balance_after_cents === null ? null : formatCents(row.member_balance_after_cents),
     at: row.created_at.toISOString(),
+    publishedBy: row.published_by,
   };
 }
 
@@ -163,11 +166,15 @@ export async function listCouponHistory(
   filter: { couponId?: string; enterpriseId?: string; memberId?: string },
   beforeId: number | null,
 ): Promise<Page<CouponHistoryView>> {
-  let query = db.selectFrom('coupon_history').selectAll();
-  if (filter.couponId !== undefined) query = query.where('coupon_id', '=', filter.couponId);
-  if (filter.enterpriseId !== undefined) query = query.where('enterprise_id', '=', filter.enterpriseId);
-  if (filter.memberId !== undefined) query = query.where('member_id', '=', filter.memberId);
-  if (beforeId !== null) query = query.where('id', '<', beforeId);
-  const rows = await query.orderBy('id', 'desc').limit(PAGE_SIZE).execute();
+  let query = db
+    .selectFrom('coupon_history as h')
+    .leftJoin('operation_audit as a', 'a.operation_id', 'h.operation_id')
+    .selectAll('h')
+    .select('a.published_by');
+  if (filter.couponId !== undefined) query = query.where('h.coupon_id', '=', filter.couponId);
+  if (filter.enterpriseId !== undefined) query = query.where('h.enterprise_id', '=', filter.enterpriseId);
+  if (filter.memberId !== undefined) query = query.where('h.member_id', '=', filter.memberId);
+  if (beforeId !== null) query = query.where('h.id', '<', beforeId);
+  const rows = await query.orderBy('h.id', 'desc').limit(PAGE_SIZE).execute();
   return pageOf(rows, (r) => r.id, historyView);
 }

@@ -20,6 +20,8 @@ export interface SharingHistoryView {
   sharingAfter: boolean | null;
   outcome: string;
   at: string;
+  /** The API key that published the operation (null: published another way). */
+  publishedBy: string | null;
 }
 
 /** The member's switch if it is a member of the enterprise; undefined when it is not one. */
@@ -69,12 +71,14 @@ export async function listSharingHistory(
   beforeId: number | null,
 ): Promise<Page<SharingHistoryView>> {
   let query = db
-    .selectFrom('sharing_history')
-    .selectAll()
-    .where('member_id', '=', memberId)
-    .where('enterprise_id', '=', enterpriseId);
-  if (beforeId !== null) query = query.where('id', '<', beforeId);
-  const rows = await query.orderBy('id', 'desc').limit(PAGE_SIZE).execute();
+    .selectFrom('sharing_history as h')
+    .leftJoin('operation_audit as a', 'a.operation_id', 'h.operation_id')
+    .selectAll('h')
+    .select('a.published_by')
+    .where('h.member_id', '=', memberId)
+    .where('h.enterprise_id', '=', enterpriseId);
+  if (beforeId !== null) query = query.where('h.id', '<', beforeId);
+  const rows = await query.orderBy('h.id', 'desc').limit(PAGE_SIZE).execute();
   return pageOf(
     rows,
     (r) => r.id,
@@ -85,6 +89,7 @@ export async function listSharingHistory(
       sharingAfter: r.sharing_after,
       outcome: r.outcome,
       at: r.created_at.toISOString(),
+      publishedBy: r.published_by,
     }),
   );
 }

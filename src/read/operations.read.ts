@@ -2,6 +2,7 @@ import { type Kysely, sql } from 'kysely';
 import { isFinal } from '../domain/operation-status.js';
 import type { Database, OperationRow } from '../db/schema.js';
 import { findOperation, unfinished } from '../operations/operation-records.js';
+import { findAudit, type OperationAudit } from '../auth/operation-audit.sql.js';
 import { PAGE_SIZE, type Page, pageOf } from './page.js';
 
 /** An operation as its publisher sees it: HTTP, the producer library and the completion events. */
@@ -28,6 +29,11 @@ export interface OperationView {
   error: unknown;
   createdAt: string;
   finishedAt: string | null;
+  /** The API key that published it; null when published another way or with authentication off. */
+  publishedBy: string | null;
+  /** The key that cancelled it, or retried it last. */
+  cancelledBy: string | null;
+  retriedBy: string | null;
 }
 
 export interface RejectionView {
@@ -44,6 +50,7 @@ export function toOperationView(
   rejectedByReason: Record<string, number>,
   waitingFor: string[] = [],
   arrearsRisk?: number,
+  audit: OperationAudit = { publishedBy: null, cancelledBy: null, retriedBy: null },
 ): OperationView {
   return {
     operationId: row.operation_id,
@@ -68,6 +75,7 @@ export function toOperationView(
     error: row.error ?? null,
     createdAt: row.created_at.toISOString(),
     finishedAt: row.finished_at ? new Date(row.finished_at).toISOString() : null,
+    ...audit,
   };
 }
 
@@ -78,12 +86,14 @@ export async function loadOperationView(db: Kysely<Database>, operationId: strin
 
 /** The view of an operation already read. */
 export async function viewOf(db: Kysely<Database>, row: OperationRow): Promise<OperationView> {
+  // One query after another: a status poll holds one pooled connection, as the workers need the rest.
   const waitingFor = !isFinal(row.status) && row.waiting_for?.length ? await unfinished(db, row.waiting_for) : [];
   return toOperationView(
     row,
     row.rejected > 0 ? await rejectionsByReason(db, row.operation_id) : {},
     waitingFor,
     row.kind === ARREARS_KIND ? await countArrearsRisk(db, row.operation_id) : undefined,
+    await findAudit(db, row.operation_id),
   );
 }
 

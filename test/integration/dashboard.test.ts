@@ -170,10 +170,25 @@ describe('read-only (the default)', () => {
   });
 });
 
-describe('DASHBOARD_READ_ONLY=false without credentials', () => {
+describe('without credentials', () => {
+  it('is off outside the quick start (a configured deployment)', async () => {
+    const closed = await startHarness('dashboard-closed', { workers: false });
+    try {
+      expect((await fetch(`${closed.service.url}/dashboard`)).status).toBe(404);
+      expect((await fetch(`${closed.service.url}/dashboard/api/queues`)).status).toBe(404);
+    } finally {
+      await closed.close();
+    }
+  });
+});
+
+describe('DASHBOARD_READ_ONLY=false without credentials, on the quick start machine', () => {
   let writable: Harness;
   beforeAll(async () => {
-    writable = await startHarness('dashboard-writable', { workers: false, env: { DASHBOARD_READ_ONLY: 'false' } });
+    writable = await startHarness('dashboard-writable', {
+      workers: false,
+      env: { DASHBOARD_READ_ONLY: 'false', RUNTIME_MODE: 'local' },
+    });
   });
   afterAll(async () => writable?.close());
 

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,7 +24,14 @@ beforeAll(async () => {
   const port = 55_000 + Math.floor(Math.random() * 5_000);
   runtime = await resolveRuntime({}, { probe: nothingListens, dataDir, embeddedPort: port });
   service = await startService(
-    loadConfig({ ...runtime.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent' }),
+    loadConfig({
+      ...runtime.env,
+      RUNTIME_MODE: runtime.mode,
+      EMBEDDED_DATA_DIR: dataDir,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'silent',
+    }),
     createLogger('silent'),
     {
       api: true,
@@ -50,9 +57,20 @@ describe('quick start with no servers', () => {
     const ready = await service.app!.inject({ method: 'GET', url: '/readyz' });
     expect(JSON.parse(ready.body)).toEqual({ status: 'ready', checks: { postgres: 'ok', queue: 'ok' } });
 
+    // The first start made an admin key, readable by the user only, and /v1 takes nothing else.
+    const keyFile = join(dataDir, 'admin-key');
+    expect((await stat(keyFile)).mode & 0o777).toBe(0o600);
+    const authorization = `Bearer ${(await readFile(keyFile, 'utf8')).trim()}`;
+    expect((await service.app!.inject({ method: 'GET', url: '/v1/enterprises/E-emb' })).statusCode).toBe(401);
+
     const members = Array.from({ length: 250 }, (_, i) => `emb-${i}`);
     const post = (body: unknown) =>
-      service.app!.inject({ method: 'POST', url: '/v1/operations', payload: body as never });
+      service.app!.inject({
+        method: 'POST',
+        url: '/v1/operations',
+        payload: body as never,
+        headers: { authorization },
+      });
     const assoc = JSON.parse(
       (await post({ kind: 'members.associate', enterpriseId: 'E-emb', memberIds: members })).body,
     );

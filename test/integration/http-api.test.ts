@@ -35,7 +35,7 @@ describe('POST /v1/operations validation', () => {
     const notJson = await h.service.app!.inject({
       method: 'POST',
       url: '/v1/operations',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${h.adminKey}` },
       payload: '{"kind":',
     });
     expect(notJson.statusCode).toBe(400);

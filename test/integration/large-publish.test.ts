@@ -18,7 +18,7 @@ describe('POST /v1/operations with 200,000 members', () => {
     const response = await h.service.app!.inject({
       method: 'POST',
       url: '/v1/operations',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${h.adminKey}` },
       payload: body,
     });
     expect(response.statusCode).toBe(202);

@@ -125,6 +125,9 @@ describe('retry', () => {
       progress: { chunksDone: 3, chunksTotal: 3, itemsDone: 300 },
       counts: { applied: 300 },
     });
+    // Who retried it: the harness's admin key, as for who published it.
+    expect(done.retriedBy).toMatch(/^key_/);
+    expect(done.retriedBy).toBe(done.publishedBy);
     const rows = await h.service.db
       .selectFrom('sharing_history')
       .select('member_id')

@@ -1,10 +1,14 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Job } from 'bullmq';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { OperationView } from '../../src/read/operations.read.js';
 import { awaitFinalOperation } from '../../src/producers/await-operation.js';
-import { createLogger } from '../../src/logger.js';
+import { createLogger, type Logger } from '../../src/logger.js';
 import type { ChunkJob } from '../../src/contract/index.js';
 import { type Service, startService } from '../../src/service.js';
+import { createKey } from '../../src/auth/api-keys.sql.js';
 import { isolate, type Isolated } from './isolation.js';
 import { REDIS_URL } from './servers.js';
 
@@ -12,6 +16,9 @@ export interface Harness {
   config: Config;
   service: Service;
   isolated: Isolated;
+  /** An admin key (every scope, every enterprise): what `request` sends. */
+  adminKey: string;
+  /** Sends the request with an admin key. */
   request(method: 'GET' | 'POST', url: string, body?: unknown): Promise<{ status: number; body: any }>;
   /** Publishes through HTTP and expects 202. */
   publish(body: Record<string, unknown>): Promise<string>;
@@ -23,10 +30,13 @@ export interface Harness {
 
 export async function startHarness(
   label: string,
-  options: { workers?: boolean; env?: Record<string, string> } = {},
+  options: { workers?: boolean; env?: Record<string, string>; logger?: Logger } = {},
 ): Promise<Harness> {
   const isolated = await isolate(label);
+  // Where a quick-start mode (RUNTIME_MODE=local) would write its first admin key: never the worktree's.
+  const dataDir = await mkdtemp(join(tmpdir(), 'benefits-harness-'));
   const config = loadConfig({
+    EMBEDDED_DATA_DIR: dataDir,
     DATABASE_URL: isolated.databaseUrl,
     REDIS_URL,
     QUEUE_PREFIX: isolated.queuePrefix,
@@ -37,21 +47,30 @@ export async function startHarness(
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     WORKER_CONCURRENCY: '4',
     CHUNK_ATTEMPTS: '5',
+    // Tests publish and poll far faster than a client would: the limit has its own test.
+    RATE_LIMIT_PER_MINUTE: '1000000',
     ...options.env,
   });
-  const service = await startService(config, createLogger(config.logLevel), {
+  const service = await startService(config, options.logger ?? createLogger(config.logLevel), {
     api: true,
     workers: options.workers ?? true,
     migrate: false,
   });
+  const { key: adminKey } = await createKey(service.db, { name: 'test admin', scopes: ['admin'], enterprises: [] });
   const request: Harness['request'] = async (method, url, body) => {
-    const response = await service.app!.inject({ method, url, payload: body as never });
+    const response = await service.app!.inject({
+      method,
+      url,
+      payload: body as never,
+      headers: { authorization: `Bearer ${adminKey}` },
+    });
     return { status: response.statusCode, body: response.body ? JSON.parse(response.body) : null };
   };
   return {
     config,
     service,
     isolated,
+    adminKey,
     request,
     async publish(body) {
       const response = await request('POST', '/v1/operations', body);
@@ -68,6 +87,7 @@ export async function startHarness(
     async close() {
       await service.stop();
       await isolated.dispose();
+      await rm(dataDir, { recursive: true, force: true });
     },
   };
 }

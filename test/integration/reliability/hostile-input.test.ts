@@ -33,7 +33,7 @@ const post = async (payload: string, contentType = 'application/json') => {
     method: 'POST',
     url: '/v1/operations',
     payload,
-    headers: { 'content-type': contentType },
+    headers: { 'content-type': contentType, authorization: `Bearer ${h.adminKey}` },
   });
   return { status: response.statusCode, body: response.body ? JSON.parse(response.body) : null };
 };

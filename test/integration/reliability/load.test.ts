@@ -1,3 +1,4 @@
+import { createKey } from '../../../src/auth/api-keys.sql.js';
 import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -31,6 +32,7 @@ let isolated: Isolated;
 let db: Kysely<any>;
 let service: ServiceProcess;
 let base: string;
+let authorization: string;
 beforeAll(async () => {
   isolated = await isolate('rel_load');
   db = adminDb(isolated.databaseUrl);
@@ -40,10 +42,11 @@ beforeAll(async () => {
     'all',
     serviceEnv(
       { databaseUrl: isolated.databaseUrl, redisUrl: REDIS_URL, queuePrefix: isolated.queuePrefix },
-      { PORT: String(port), HOST: '127.0.0.1', WORKER_CONCURRENCY: '8' },
+      { PORT: String(port), HOST: '127.0.0.1', WORKER_CONCURRENCY: '8', RATE_LIMIT_PER_MINUTE: '1000000' },
     ),
   );
   await service.ready();
+  authorization = `Bearer ${(await createKey(db, { name: 'load', scopes: ['admin'], enterprises: [] })).key}`;
 });
 afterAll(async () => {
   await service?.stop();
@@ -70,7 +73,7 @@ async function postOperation(payload: Record<string, unknown>): Promise<number> 
   const started = performance.now();
   const response = await fetch(`${base}/v1/operations`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', authorization },
     body: JSON.stringify(payload),
   });
   const body = await response.text();
@@ -115,7 +118,7 @@ describe(`load: ${PUBLISHERS} publishers × ${OPERATIONS} operations of ${MEMBER
             continue;
           }
           const t0 = performance.now();
-          const response = await fetch(`${base}/v1/operations/${id}`);
+          const response = await fetch(`${base}/v1/operations/${id}`, { headers: { authorization } });
           await response.arrayBuffer();
           getLatencies.push(performance.now() - t0);
           expect(response.status).toBe(200);
