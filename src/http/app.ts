@@ -14,6 +14,7 @@ import { registerHealthRoutes, type ReadinessCheck } from './health.routes.js';
 import { registerMetricsRoute } from './metrics.routes.js';
 import { registerOperationRoutes } from './operations.routes.js';
 import { registerPackageRoutes } from './packages.routes.js';
+import { registerRootRoute } from './root.routes.js';
 
 export interface AppDeps {
   db: Kysely<Database>;
@@ -48,6 +49,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     request.log.error({ err: error }, 'request failed');
     return reply.code(500).send({ error: 'internal_error' });
   });
+  registerRootRoute(app);
   registerHealthRoutes(app, deps.readiness);
   registerOperationRoutes(app, deps);
   registerEnterpriseRoutes(app, deps);
