@@ -14,7 +14,10 @@ if (!['all', 'worker', 'migrate'].includes(role)) {
 
 /** A start that cannot happen (no embedded PostgreSQL installed, a bad variable) is one plain line. */
 function refuseToStart(error: unknown): never {
-  process.stderr.write(`benefits: cannot start: ${(error as Error).message}\n`);
+  const messages: string[] = [];
+  for (let e = error as Error | undefined; e instanceof Error && messages.length < 4; e = e.cause as Error | undefined)
+    if (!messages.some((m) => m.includes(e!.message))) messages.push(e.message);
+  process.stderr.write(`benefits: cannot start: ${messages.join(': ')}\n`);
   if (process.env.LOG_LEVEL === 'debug' || process.env.LOG_LEVEL === 'trace') console.error(error);
   process.exit(1);
 }
@@ -47,7 +50,8 @@ const service: Service = await startService(config, logger, {
   migrate: role !== 'worker',
 }).catch(async (error: unknown) => {
   await runtime.stop();
-  throw error;
+  logger.error({ err: error }, 'start-up failed');
+  return refuseToStart(error);
 });
 if (role === 'migrate') {
   await service.stop();

@@ -1,23 +1,23 @@
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuild } from '../support/build.js';
 import { type Harness, memberIds, startHarness } from '../support/harness.js';
 import { expectLedgerConsistent, ledgerPublisher } from '../support/ledger-check.js';
 import { pollUntil, serviceEnv, spawnService, sparePort, stopChildren } from '../support/processes.js';
 import { waitForFinal } from '../support/progress.js';
+import { type HeldRowLock, holdMemberLock } from '../support/row-lock.js';
 
 // What the image runs: `node dist/main.js all`, PID 1, no npm and no tsx in between. A deploy's
 // SIGTERM must reach it, let the chunks in flight commit and end with exit code 0.
 const GRACE_MS = 15_000;
 let h: Harness;
-let blocker: pg.Client | undefined;
+let blocker: HeldRowLock | undefined;
 const { published, publish } = ledgerPublisher(() => h);
 beforeAll(async () => {
   await ensureBuild();
   h = await startHarness('compiled', { workers: false });
 }, 240_000);
 afterAll(async () => {
-  await blocker?.end().catch(() => {});
+  await blocker?.end();
   await stopChildren();
   await h?.close();
 });
@@ -66,15 +66,8 @@ describe('the compiled service', () => {
       await publish({ operationId: 'img-assoc', kind: 'members.associate', enterpriseId: 'E-img', memberIds: members }),
     ]);
     // A row lock held by the test keeps chunk 30 inside its transaction when the signal arrives.
-    const lock = new pg.Client({ connectionString: h.config.databaseUrl });
+    const lock = await holdMemberLock(h.config.databaseUrl, members[3_000]!);
     blocker = lock;
-    lock.on('error', () => {}); // dropping the database at the end terminates it
-    await lock.connect();
-    const {
-      rows: [self],
-    } = await lock.query('SELECT pg_backend_pid() AS pid');
-    await lock.query('BEGIN');
-    await lock.query('SELECT 1 FROM members WHERE member_id = $1 FOR UPDATE', [members[3_000]]);
     const sharing = await publish({
       operationId: 'img-enable',
       kind: 'sharing.set',
@@ -82,24 +75,14 @@ describe('the compiled service', () => {
       enabled: true,
       memberIds: members,
     });
-    await pollUntil(
-      'a chunk waiting on the held row lock',
-      async () => {
-        const { rows } = await lock.query(
-          'SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))',
-          [self.pid],
-        );
-        return rows[0].n > 0 ? true : undefined;
-      },
-      { timeoutMs: 90_000, intervalMs: 20 },
-    );
+    await lock.untilBlocking();
     service.kill('SIGTERM');
     const exited = service.exited(GRACE_MS + 10_000);
     await pollUntil('the service shutting down', async () =>
       service.output().includes('shutting down') ? true : undefined,
     );
     expect(service.running()).toBe(true); // waiting for the blocked chunk, not exiting under it
-    await lock.query('COMMIT');
+    await lock.release();
     expect(await exited).toEqual({ code: 0, signal: null });
     expect(service.output()).toContain('"msg":"stopped"');
     expect(service.output()).not.toContain('"level":50');

@@ -2,12 +2,11 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QUEUES } from '../../src/contract/index.js';
 import { type Harness, memberIds, startHarness } from '../support/harness.js';
-import { pollUntil } from '../support/processes.js';
+import { type HeldRowLock, holdMemberLock } from '../support/row-lock.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 // On a developer's machine without Chromium the browser test is skipped with a warning; in CI
@@ -199,7 +198,7 @@ describe.skipIf(!haveChromium)('the board during a batch', () => {
   // One worker, and a row lock held by the test on a member in chunk 40: the batch stops there
   // mid-way, with chunks done, one active and the rest waiting, for as long as the test looks.
   let busy: Harness;
-  let lock: pg.Client | undefined;
+  let lock: HeldRowLock | undefined;
   let shots: string;
   beforeAll(async () => {
     busy = await startHarness('dashboard-batch', { env: { WORKER_CONCURRENCY: '1' } });
@@ -207,7 +206,7 @@ describe.skipIf(!haveChromium)('the board during a batch', () => {
     shots = process.env.DASHBOARD_SCREENSHOTS ?? (await mkdtemp(join(tmpdir(), 'benefits-dashboard-shots-')));
   });
   afterAll(async () => {
-    await lock?.end().catch(() => {});
+    await lock?.end();
     await busy?.close();
     if (shots && !process.env.DASHBOARD_SCREENSHOTS) await rm(shots, { recursive: true, force: true });
   });
@@ -218,11 +217,7 @@ describe.skipIf(!haveChromium)('the board during a batch', () => {
       await busy.publish({ kind: 'members.associate', enterpriseId: 'E-batch', memberIds: members }),
       90_000,
     );
-    lock = new pg.Client({ connectionString: busy.config.databaseUrl });
-    lock.on('error', () => {}); // dropping the database at the end terminates it
-    await lock.connect();
-    await lock.query('BEGIN');
-    await lock.query('SELECT 1 FROM members WHERE member_id = $1 FOR UPDATE', [members[4_000]]);
+    lock = await holdMemberLock(busy.config.databaseUrl, members[4_000]!);
     await busy.publish({
       operationId: 'batch-set',
       kind: 'sharing.set',
@@ -230,12 +225,7 @@ describe.skipIf(!haveChromium)('the board during a batch', () => {
       enabled: true,
       memberIds: members,
     });
-    await pollUntil('the batch blocked mid-way', async () => {
-      const { rows } = await lock!.query(
-        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`,
-      );
-      return rows[0].n > 0 ? true : undefined;
-    });
+    await lock.untilBlocking();
 
     const browser = await launchChromium();
     try {
@@ -273,7 +263,7 @@ describe.skipIf(!haveChromium)('the board during a batch', () => {
     expect(during.progress.chunksDone).toBeGreaterThan(0);
     expect(during.progress.chunksDone).toBeLessThan(80);
 
-    await lock.query('COMMIT');
+    await lock.release();
     expect(await busy.waitForOperation('batch-set', 120_000)).toMatchObject({ status: 'completed' });
   }, 240_000);
 });
