@@ -293,7 +293,8 @@ describe('benefits publish', () => {
   });
 });
 
-describe('benefits failures, by exit code', () => {
+// Each case starts the real command (node and tsx): under a loaded machine a few take a minute.
+describe('benefits failures, by exit code', { timeout: 180_000 }, () => {
   const members = async (name: string, lines: string[]) => {
     const file = join(dir, name);
     await writeFile(file, `${lines.join('\n')}\n`);
