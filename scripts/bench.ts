@@ -67,7 +67,7 @@ const program = new Command('bench')
     positiveInt,
     serviceDefaults.workerConcurrency,
   )
-  .option('--workers <p>', 'worker processes (node --import tsx src/main.ts worker)', positiveInt, 1)
+  .option('--workers <p>', 'worker processes (npm run worker: node dist/main.js worker)', positiveInt, 1)
   .option(
     '--rounds <n>',
     "service, reference and lean reference run this many times each, the first side rotating by round; each ratio's median round is reported",

@@ -41,7 +41,8 @@ export interface RssReport {
 function workerArguments(cwd: string): string[] {
   const scripts = (JSON.parse(readFileSync(`${cwd}/package.json`, 'utf8')) as { scripts: Record<string, string> })
     .scripts;
-  const [command, ...args] = (scripts.worker ?? '').split(/\s+/);
+  // `exec` hands the shell's process to node, so signals reach it: not part of node's arguments.
+  const [command, ...args] = (scripts.worker ?? '').replace(/^exec\s+/, '').split(/\s+/);
   if (command !== 'node' || args.length === 0)
     throw new Error(`the worker script of package.json is not "node …": ${scripts.worker}`);
   return args;

@@ -38,6 +38,15 @@ function isHeaderRow(fields: string[], format: ItemFileFormat): boolean {
  * becomes its item (`ItemFileFormat`); its schema checks the item afterwards.
  */
 export async function* readItems(path: string, kind: ItemFileFormat, format: FileFormat): AsyncGenerator<unknown> {
+  for await (const { item } of readItemLines(path, kind, format)) yield item;
+}
+
+/** Each item with its 1-based line in the file (a header row and blank lines count). */
+export async function* readItemLines(
+  path: string,
+  kind: ItemFileFormat,
+  format: FileFormat,
+): AsyncGenerator<{ line: number; item: unknown }> {
   const lines = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
   let number = 0;
   for await (const raw of lines) {
@@ -51,11 +60,32 @@ export async function* readItems(path: string, kind: ItemFileFormat, format: Fil
       } catch (error) {
         throw new FileLineError(number, `not JSON (${(error as Error).message})`);
       }
-      yield kind.fromNdjson ? kind.fromNdjson(value) : value;
+      yield { line: number, item: kind.fromNdjson ? kind.fromNdjson(value) : value };
       continue;
     }
     const fields = csvFields(line);
     if (number === 1 && isHeaderRow(fields, kind)) continue;
-    yield kind.fromCsv(fields);
+    yield { line: number, item: kind.fromCsv(fields) };
   }
+}
+
+/**
+ * The file lines of the items a check refused, by item index: read again only when a check
+ * failed, so a large file costs no line-number bookkeeping when it is good.
+ */
+export async function locateItems(
+  path: string,
+  kind: ItemFileFormat,
+  format: FileFormat,
+  indexes: ReadonlySet<number>,
+): Promise<Map<number, { line: number; item: unknown }>> {
+  const found = new Map<number, { line: number; item: unknown }>();
+  const last = Math.max(-1, ...indexes);
+  let index = 0;
+  for await (const located of readItemLines(path, kind, format)) {
+    if (indexes.has(index)) found.set(index, located);
+    if (index >= last) break;
+    index += 1;
+  }
+  return found;
 }

@@ -1,8 +1,9 @@
+import { access, constants, stat } from 'node:fs/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { loadConfig } from '../config.js';
+import { type Config, loadConfig } from '../config.js';
 import { resolveClientEnv } from '../runtime/runtime-mode.js';
 import { isFinal } from '../domain/operation-status.js';
-import { IdempotencyConflictError, InvalidPayloadError } from '../errors.js';
+import { InvalidPayloadError, type ValidationIssue } from '../errors.js';
 import { KINDS, kindSpec } from '../kinds/index.js';
 import {
   createProducer,
@@ -11,14 +12,20 @@ import {
   type OperationView,
   type Producer,
 } from '../producers/index.js';
-import { QueueUnavailableError } from '../queue/connections.js';
 import { registerHistoryCommands } from './history.command.js';
-import { FileLineError, formatOf, readItems } from './item-files.js';
 import { registerKeysCommand } from './keys.command.js';
+import type { ItemFileFormat } from '../kinds/kind.js';
+import { userStatePath } from '../runtime/embedded-state.js';
+import { isListening } from '../runtime/port-probe.js';
+import { CliFailure, describeFailure, EXIT } from './failures.js';
+import { type FileFormat, formatOf, locateItems, readItems } from './item-files.js';
 import { createProgress } from './progress.js';
 
-/** Exit codes a migration script can branch on. */
-const EXIT = { ok: 0, notCompleted: 1, invalid: 2, unavailable: 3 } as const;
+const seconds = (value: string): number => {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a number of seconds');
+  return n;
+};
 
 const bool = (value: string): boolean => {
   if (value === 'true') return true;
@@ -26,8 +33,24 @@ const bool = (value: string): boolean => {
   throw new InvalidArgumentError('expected true or false');
 };
 
-async function openProducer(): Promise<Producer> {
-  const config = loadConfig(await resolveClientEnv(process.env));
+/** The database the last producer opened, to name when it cannot be reached. */
+let usedDatabaseUrl: string | undefined;
+
+const NO_SERVICE_FOUND =
+  'no servers configured and no running embedded service found (looked for .data/embedded.json here and in ' +
+  `parent folders, and ${userStatePath()}): start the service with \`npm start\`, or set DATABASE_URL`;
+
+async function openConfig(): Promise<Config> {
+  const env = await resolveClientEnv(process.env);
+  if (!env.DATABASE_URL && !(await isListening('127.0.0.1', 5432)))
+    throw new CliFailure(EXIT.unavailable, NO_SERVICE_FOUND);
+  const config = loadConfig(env);
+  usedDatabaseUrl = config.databaseUrl;
+  return config;
+}
+
+async function openProducer(config?: Config): Promise<Producer> {
+  config ??= await openConfig();
   return createProducer({
     databaseUrl: config.databaseUrl,
     redisUrl: config.redisUrl,
@@ -60,25 +83,62 @@ function printView(view: OperationView, json: boolean): void {
   );
 }
 
-async function waitWithProgress(producer: Producer, operationId: string, timeoutMs: number): Promise<OperationView> {
+const progressOf = (view: OperationView) =>
+  `chunks ${view.progress.chunksDone}/${view.progress.chunksTotal ?? '?'}, items ${view.progress.itemsDone}/${view.progress.itemsTotal}`;
+
+interface WaitOptions {
+  timeoutMs: number;
+  /** How long without a chunk applied before saying so. */
+  stallMs: number;
+  config: Config;
+}
+
+/** Why no chunk moves, in words an operator can act on: most often workers on another queue store. */
+function stallMessage(view: OperationView, seconds: number, config: Config): string {
+  const queue =
+    config.queueBackend === 'redis'
+      ? `QUEUE_BACKEND=redis, QUEUE_PREFIX=${config.queuePrefix}`
+      : `QUEUE_BACKEND=postgres, QUEUE_SCHEMA=${config.queueSchema}`;
+  const waiting = view.waitingFor.length > 0 ? `; it waits for earlier operation(s) ${view.waitingFor.join(', ')}` : '';
+  return (
+    `no chunk of ${view.operationId} applied for ${seconds} s (${view.status}, ${progressOf(view)})${waiting}: ` +
+    `is a worker running on the same queue store? This command published with ${queue}\n`
+  );
+}
+
+async function waitWithProgress(producer: Producer, operationId: string, options: WaitOptions): Promise<OperationView> {
   const progress = createProgress();
-  const deadline = Date.now() + timeoutMs;
-  let started = false;
+  const deadline = Date.now() + options.timeoutMs;
+  let total: number | null | undefined;
+  let done = -1;
+  let movedAt = Date.now();
+  let warned = false;
   for (;;) {
     const view = await producer.getOperation(operationId);
     if (!view) throw new Error(`operation ${operationId} is not recorded`);
-    if (!started) {
-      progress.start('applying', view.progress.chunksTotal ?? 0);
-      started = true;
+    if (total === undefined || (total === null && view.progress.chunksTotal !== null)) {
+      total = view.progress.chunksTotal;
+      progress.start('applying', total);
     }
     progress.update(view.progress.chunksDone);
     if (isFinal(view.status)) {
       progress.stop();
       return view;
     }
+    if (view.progress.chunksDone !== done) {
+      done = view.progress.chunksDone;
+      movedAt = Date.now();
+      warned = false;
+    } else if (!warned && Date.now() - movedAt >= options.stallMs) {
+      warned = true;
+      process.stderr.write(stallMessage(view, Math.round((Date.now() - movedAt) / 1000), options.config));
+    }
     if (Date.now() > deadline) {
       progress.stop();
-      throw new Error(`operation ${operationId} is still ${view.status} after ${timeoutMs / 1000} s`);
+      throw new CliFailure(
+        EXIT.timedOut,
+        `--wait timed out after ${options.timeoutMs / 1000} s: operation ${operationId} is ${view.status}, ${progressOf(view)}`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
@@ -102,7 +162,82 @@ interface PublishFlags {
   wait?: boolean;
   strict?: boolean;
   timeout: number;
+  stallWarning: number;
   json?: boolean;
+}
+
+/** The flags that carry an operation's parameters, by payload field. */
+const FLAG_OF: Record<string, string> = {
+  enterpriseId: '--enterprise',
+  operationId: '--operation-id',
+  enabled: '--enabled',
+  shareWithNewMembers: '--share-with-new-members',
+  couponId: '--coupon',
+};
+
+type Spec = NonNullable<ReturnType<typeof kindSpec>>;
+
+/** A flag the kind needs and was not given, or one it does not take: named before anything is read. */
+function checkFlags(spec: Spec, header: Record<string, unknown>, file: string | undefined): void {
+  const shape = spec.schema.shape as Record<string, { safeParse(value: unknown): { success: boolean } }>;
+  for (const [field, flag] of Object.entries(FLAG_OF)) {
+    const schema = shape[field];
+    if (!schema && header[field] !== undefined)
+      throw new CliFailure(EXIT.invalid, `${flag} does not apply to ${spec.kind}`);
+    if (schema && header[field] === undefined && !schema.safeParse(undefined).success)
+      throw new CliFailure(EXIT.invalid, `${flag} is required for ${spec.kind}`);
+  }
+  if (spec.file && file === undefined) throw new CliFailure(EXIT.invalid, `--file is required for ${spec.kind}`);
+  if (!spec.file && file !== undefined) throw new CliFailure(EXIT.invalid, `--file does not apply to ${spec.kind}`);
+}
+
+async function checkReadable(file: string): Promise<void> {
+  try {
+    await access(file, constants.R_OK);
+    if (!(await stat(file)).isFile()) throw Object.assign(new Error('not a file'), { code: 'not a file' });
+  } catch (error) {
+    const { code } = error as NodeJS.ErrnoException;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (code ?? 'unreadable');
+    throw new CliFailure(EXIT.invalid, `cannot read --file ${file}: ${why}`);
+  }
+}
+
+const quoted = (value: unknown) =>
+  typeof value === 'string' ? JSON.stringify(value) : (JSON.stringify(value) ?? 'nothing');
+
+/**
+ * A refused payload in the terms the command was given: flags by name, items by their 1-based
+ * line in the file (a header counts) with the offending value.
+ */
+async function explainRefusal(
+  error: InvalidPayloadError,
+  header: Record<string, unknown>,
+  source: { path: string; format: FileFormat; file: ItemFileFormat; field: string } | null,
+): Promise<CliFailure> {
+  const itemIssue = (issue: ValidationIssue) => {
+    const [field, index, ...rest] = issue.path.split('.');
+    return source && field === source.field && index !== undefined && /^\d+$/.test(index)
+      ? { index: Number(index), rest, message: issue.message }
+      : null;
+  };
+  const indexes = new Set(error.issues.flatMap((issue) => itemIssue(issue)?.index ?? []));
+  const located =
+    source && indexes.size > 0 ? await locateItems(source.path, source.file, source.format, indexes) : new Map();
+  const lines = error.issues.map((issue) => {
+    const item = itemIssue(issue);
+    if (item) {
+      const at = located.get(item.index);
+      if (!at) return `item ${item.index + 1}: ${issue.message}`;
+      const value = item.rest.reduce<unknown>((v, key) => (v as Record<string, unknown> | undefined)?.[key], at.item);
+      return `line ${at.line}: ${item.rest.length ? `${item.rest.join('.')} ` : ''}${quoted(value)}: ${issue.message}`;
+    }
+    if (source && issue.path === source.field) return `--file ${source.path}: ${issue.message}`;
+    const flag = FLAG_OF[issue.path];
+    return flag
+      ? `${flag} ${quoted(header[issue.path])}: ${issue.message}`
+      : `${issue.path || '(operation)'}: ${issue.message}`;
+  });
+  return new CliFailure(EXIT.invalid, lines.join('\n'), { cause: error });
 }
 
 async function publishCommand(flags: PublishFlags): Promise<number> {
@@ -114,54 +249,71 @@ async function publishCommand(flags: PublishFlags): Promise<number> {
     ...(flags.shareWithNewMembers !== undefined && { shareWithNewMembers: flags.shareWithNewMembers }),
     ...(flags.coupon !== undefined && { couponId: flags.coupon }),
   };
-  const producer = await openProducer();
+  const spec = kindSpec(flags.kind)!;
+  checkFlags(spec, header, flags.file);
+  const source =
+    spec.file && spec.items && flags.file !== undefined
+      ? { path: flags.file, format: formatOf(flags.file, flags.format), file: spec.file, field: spec.items.field }
+      : null;
+  if (source) await checkReadable(source.path);
+  const config = await openConfig();
+  const producer = await openProducer(config);
   try {
     let operationId: string;
-    const spec = kindSpec(flags.kind);
-    if (!spec?.file) {
-      operationId = (await producer.publish(header as never)).operationId;
-    } else {
-      if (!flags.file) throw new InvalidArgumentError(`--file is required for ${flags.kind}`);
-      const file = flags.file;
-      const format = formatOf(file, flags.format);
-      const progress = createProgress();
-      progress.start('checking', 0);
-      let total = 0;
-      const itemFile = spec.file;
-      const result = await producer.publishStream(header, () => readItems(file, itemFile, format), {
-        source: 'cli',
-        onChecked: (n) => {
-          total = n;
-          progress.update(n);
-        },
-        onEnqueued: (() => {
-          let enqueued = 0;
-          let begun = false;
-          return (n: number) => {
-            if (!begun) {
-              progress.start('publishing', total);
-              begun = true;
-            }
-            enqueued += n;
-            progress.update(enqueued);
-          };
-        })(),
-      });
-      progress.stop();
-      operationId = result.operationId;
-      if (!result.created) process.stderr.write(`operation ${operationId} was already published with this payload\n`);
+    try {
+      operationId = source
+        ? await publishFile(producer, header, source)
+        : (await producer.publish(header as never)).operationId;
+    } catch (error) {
+      throw error instanceof InvalidPayloadError ? await explainRefusal(error, header, source) : error;
     }
     process.stderr.write(`published ${operationId}\n`);
     if (!flags.wait) {
       process.stdout.write(flags.json ? `${JSON.stringify({ operationId })}\n` : `${operationId}\n`);
       return EXIT.ok;
     }
-    const view = await waitWithProgress(producer, operationId, flags.timeout * 1000);
+    const view = await waitWithProgress(producer, operationId, {
+      timeoutMs: flags.timeout * 1000,
+      stallMs: flags.stallWarning * 1000,
+      config,
+    });
     printView(view, flags.json ?? false);
     return exitCodeFor(view, flags.strict ?? false);
   } finally {
     await producer.close();
   }
+}
+
+/** Checks the file (counting its items), then publishes them: two passes, each with its progress. */
+async function publishFile(
+  producer: Producer,
+  header: Record<string, unknown> & { kind: string },
+  source: { path: string; format: FileFormat; file: ItemFileFormat },
+): Promise<string> {
+  const progress = createProgress();
+  progress.start('checking', null);
+  let checked = 0;
+  let enqueued: number | null = null;
+  const result = await producer.publishStream(header, () => readItems(source.path, source.file, source.format), {
+    source: 'cli',
+    onChecked: (n) => {
+      checked = n;
+      progress.update(n);
+    },
+    onEnqueued: (n) => {
+      if (enqueued === null) {
+        progress.stop();
+        progress.start('publishing', checked);
+        enqueued = 0;
+      }
+      enqueued += n;
+      progress.update(enqueued);
+    },
+  });
+  progress.stop();
+  if (!result.created)
+    process.stderr.write(`operation ${result.operationId} was already published with this payload\n`);
+  return result.operationId;
 }
 
 async function statusCommand(operationId: string, flags: { json?: boolean }): Promise<number> {
@@ -208,9 +360,14 @@ async function rejectionsCommand(operationId: string, flags: { json?: boolean })
 export function buildProgram(run: (code: number) => void): Command {
   const program = new Command('benefits')
     .description(
-      'Publish and follow Benefits Management operations (bulk migrations). Uses DATABASE_URL, REDIS_URL, QUEUE_PREFIX.',
+      'Publish and follow Benefits Management operations (bulk migrations). Uses DATABASE_URL, REDIS_URL, ' +
+        'QUEUE_PREFIX, QUEUE_BACKEND. Exit codes: 0 done, 1 failed/cancelled/rejected, 2 invalid input, ' +
+        '3 PostgreSQL or the queue store unreachable, 4 --wait timed out.',
     )
-    .showHelpAfterError();
+    .option('--verbose', 'print the stack of an unexpected failure')
+    // Commander's errors become exit code 2 in main(), not its own process.exit(1).
+    .exitOverride()
+    .showHelpAfterError('(add --help for the flags)');
   program
     .command('publish')
     .description(
@@ -229,7 +386,8 @@ export function buildProgram(run: (code: number) => void): Command {
     .option('--operation-id <id>', 'idempotency key (generated when absent)')
     .option('--wait', 'follow the operation until its last chunk is applied, then print the counts')
     .option('--strict', 'with --wait: exit 1 when any item was rejected')
-    .option('--timeout <seconds>', 'with --wait: give up after this long', (v) => Number.parseInt(v, 10), 3_600)
+    .option('--timeout <seconds>', 'with --wait: give up after this long (exit 4)', seconds, 3_600)
+    .option('--stall-warning <seconds>', 'with --wait: say so when no chunk was applied for this long', seconds, 30)
     .option('--json', 'print JSON')
     .action(async (flags: PublishFlags) => run(await publishCommand(flags)));
   program
@@ -254,25 +412,10 @@ export async function main(argv: string[]): Promise<number> {
       code = c;
     }).parseAsync(argv);
   } catch (error) {
-    if (error instanceof InvalidPayloadError) {
-      process.stderr.write(
-        `invalid operation:\n${error.issues.map((i) => `  ${i.path || '(root)'}: ${i.message}`).join('\n')}\n`,
-      );
-      return EXIT.invalid;
-    }
-    if (
-      error instanceof FileLineError ||
-      error instanceof InvalidArgumentError ||
-      error instanceof IdempotencyConflictError
-    ) {
-      process.stderr.write(`${error.message}\n`);
-      return EXIT.invalid;
-    }
-    if (error instanceof QueueUnavailableError) {
-      process.stderr.write(`${error.message}\n`);
-      return EXIT.unavailable;
-    }
-    throw error;
+    const failure = describeFailure(error, usedDatabaseUrl);
+    if (failure.message !== null) process.stderr.write(`benefits: ${failure.message.replace(/\n/g, '\nbenefits: ')}\n`);
+    if (argv.includes('--verbose') && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+    return failure.exitCode;
   }
   return code;
 }

@@ -1,8 +1,10 @@
 import { SingleBar, Presets } from 'cli-progress';
 
 export interface Progress {
-  start(label: string, total: number): void;
+  /** `total` null: not known yet (checking a file counts its lines as it goes). */
+  start(label: string, total: number | null): void;
   update(value: number): void;
+  /** Ends the phase with its final count, printed once. */
   stop(): void;
 }
 
@@ -16,15 +18,16 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr, inte
     return {
       start(label, total) {
         bar?.stop();
+        const counts = total === null ? '{value}' : '{percentage}% | {value}/{total}';
         bar = new SingleBar(
           {
-            format: `${label.padEnd(10)} [{bar}] {percentage}% | {value}/{total} | {duration_formatted} | eta {eta_formatted}`,
+            format: `${label.padEnd(10)} ${total === null ? '' : '[{bar}] '}${counts} | {duration_formatted}${total === null ? '' : ' | eta {eta_formatted}'}`,
             stream,
             hideCursor: true,
           },
           Presets.shades_classic,
         );
-        bar.start(total, 0);
+        bar.start(total ?? 0, 0);
       },
       update: (value) => bar?.update(value),
       stop() {
@@ -34,29 +37,33 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr, inte
     };
   }
   let label = '';
-  let total = 0;
-  let last = 0;
+  let total: number | null = null;
   let value = 0;
-  const print = () =>
-    stream.write(
-      `${new Date().toISOString()} ${label}: ${value}/${total}${total ? ` (${Math.floor((value / total) * 100)}%)` : ''}\n`,
-    );
+  let lastAt = 0;
+  let lastLine = '';
+  const line = () =>
+    total === null
+      ? `${label}: ${value}`
+      : `${label}: ${value}/${total}${total ? ` (${Math.floor((value / total) * 100)}%)` : ''}`;
+  const print = () => {
+    lastAt = Date.now();
+    lastLine = line();
+    stream.write(`${new Date().toISOString()} ${lastLine}\n`);
+  };
   return {
     start(nextLabel, nextTotal) {
       label = nextLabel;
       total = nextTotal;
       value = 0;
-      last = 0;
+      lastAt = 0;
+      lastLine = '';
     },
     update(next) {
       value = next;
-      if (Date.now() - last >= intervalMs) {
-        last = Date.now();
-        print();
-      }
+      if (Date.now() - lastAt >= intervalMs && line() !== lastLine) print();
     },
     stop() {
-      print();
+      if (line() !== lastLine) print();
     },
   };
 }

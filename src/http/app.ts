@@ -19,6 +19,7 @@ import { registerOperationRoutes } from './operations.routes.js';
 import { registerPackageRoutes } from './packages.routes.js';
 import { refuseEncodedBodies } from './content-encoding.js';
 import { InvalidQueryError } from './query.js';
+import { registerRootRoute } from './root.routes.js';
 
 export interface AppDeps {
   db: Kysely<Database>;
@@ -71,6 +72,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     keyGenerator: (request) => request.principal?.keyId ?? request.ip,
     allowList: (request) => request.routeOptions.config.scope === undefined,
   });
+  registerRootRoute(app);
   registerHealthRoutes(app, deps.readiness);
   registerOperationRoutes(app, deps);
   registerEnterpriseRoutes(app, deps);

@@ -19,6 +19,15 @@ export interface DashboardOptions {
 
 const READ_METHODS = new Set(['GET', 'HEAD']);
 
+/** Shown under each queue's name, so an operator reads a queue's waiting jobs for what they are. */
+const QUEUE_DESCRIPTIONS: Record<keyof typeof QUEUES, string> = {
+  operations: 'Operations published as raw BullMQ jobs; a worker records each and splits it into chunks.',
+  chunks: 'Chunks of up to 100 items; each applies in one PostgreSQL transaction.',
+  events:
+    'Outbound operation.finished events for other systems to consume. Nothing in this service consumes them: ' +
+    'jobs wait here until a subscriber does, and that is not a fault. Completed ones are removed after a day.',
+};
+
 async function refuseWrites(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
   if (READ_METHODS.has(request.method)) return undefined;
   return reply.code(405).header('allow', 'GET, HEAD').send({ error: 'dashboard_read_only' });
@@ -30,7 +39,13 @@ export async function registerDashboard(app: FastifyInstance, options: Dashboard
   serverAdapter.setBasePath(DASHBOARD_PATH);
   const keys = Object.keys(QUEUES) as Array<keyof typeof QUEUES>;
   createBullBoard({
-    queues: keys.map((key) => new BullMQAdapter(options.queues[key], { readOnlyMode: options.readOnly })),
+    queues: keys.map(
+      (key) =>
+        new BullMQAdapter(options.queues[key], {
+          readOnlyMode: options.readOnly,
+          description: QUEUE_DESCRIPTIONS[key],
+        }),
+    ),
     serverAdapter,
     options: { uiConfig: { boardTitle: 'Benefits queues' } },
   });

@@ -1,5 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { embeddedStatePath, startEmbeddedPostgres } from './embedded-postgres.js';
+import { startEmbeddedPostgres } from './embedded-postgres.js';
+import { findEmbeddedService } from './embedded-state.js';
 import { isListening } from './port-probe.js';
 
 export type Env = Record<string, string | undefined>;
@@ -29,13 +29,14 @@ const nothing = async () => {};
  * machine with no servers at all.
  */
 export async function resolveRuntime(env: Env, options: RuntimeOptions = {}): Promise<RuntimeMode> {
-  if (env.DATABASE_URL || env.REDIS_URL) {
+  const forceEmbedded = env.RUNTIME_MODE === 'embedded';
+  if (!forceEmbedded && (env.DATABASE_URL || env.REDIS_URL)) {
     return { mode: 'configured', env, describe: 'servers from DATABASE_URL / REDIS_URL', stop: nothing };
   }
   const probe = options.probe ?? isListening;
   const [postgresUp, redisUp] = await Promise.all([probe('127.0.0.1', 5432), probe('127.0.0.1', 6379)]);
   const queueEnv: Env = redisUp ? {} : { QUEUE_BACKEND: env.QUEUE_BACKEND ?? 'postgres' };
-  if (postgresUp) {
+  if (postgresUp && !forceEmbedded) {
     const describe = redisUp
       ? 'local PostgreSQL 127.0.0.1:5432 and Redis 127.0.0.1:6379'
       : 'local PostgreSQL 127.0.0.1:5432, queues in PostgreSQL (no Redis on 127.0.0.1:6379)';
@@ -43,27 +44,32 @@ export async function resolveRuntime(env: Env, options: RuntimeOptions = {}): Pr
   }
   const dataDir = options.dataDir ?? env.EMBEDDED_DATA_DIR ?? '.data';
   const port = options.embeddedPort ?? Number(env.EMBEDDED_POSTGRES_PORT ?? 54329);
-  const embedded = await startEmbeddedPostgres({ dataDir, port, onLog: options.onLog });
+  const queueBackend = queueEnv.QUEUE_BACKEND ?? env.QUEUE_BACKEND ?? 'redis';
+  const embedded = await startEmbeddedPostgres({
+    dataDir,
+    port,
+    queueBackend: queueBackend === 'postgres' ? 'postgres' : 'redis',
+    onLog: options.onLog,
+  });
   return {
     mode: 'embedded',
     env: { ...env, DATABASE_URL: embedded.databaseUrl, ...queueEnv },
-    describe: `embedded PostgreSQL on 127.0.0.1:${port} (data in ${dataDir}/postgres), queues in ${redisUp ? 'Redis 127.0.0.1:6379' : 'PostgreSQL'}`,
+    describe: `embedded PostgreSQL on 127.0.0.1:${port} (data in ${dataDir}/postgres), queues in ${queueBackend === 'postgres' ? 'PostgreSQL' : 'Redis 127.0.0.1:6379'}`,
     stop: embedded.stop,
   };
 }
 
 /**
  * For the CLI: the same choice, without starting anything. A running embedded service announces
- * itself in .data/embedded.json.
+ * itself (`findEmbeddedService`), so the CLI finds it from any folder.
  */
-export async function resolveClientEnv(env: Env, options: RuntimeOptions = {}): Promise<Env> {
+export async function resolveClientEnv(env: Env, options: RuntimeOptions & { cwd?: string } = {}): Promise<Env> {
   if (env.DATABASE_URL || env.REDIS_URL) return env;
   const probe = options.probe ?? isListening;
   const [postgresUp, redisUp] = await Promise.all([probe('127.0.0.1', 5432), probe('127.0.0.1', 6379)]);
   const queueEnv: Env = redisUp ? {} : { QUEUE_BACKEND: env.QUEUE_BACKEND ?? 'postgres' };
-  if (postgresUp) return { ...env, ...queueEnv };
-  const statePath = embeddedStatePath(options.dataDir ?? env.EMBEDDED_DATA_DIR ?? '.data');
-  if (!existsSync(statePath)) return env;
-  const state = JSON.parse(readFileSync(statePath, 'utf8')) as { databaseUrl: string };
-  return { ...env, DATABASE_URL: state.databaseUrl, ...queueEnv };
+  if (postgresUp && env.RUNTIME_MODE !== 'embedded') return { ...env, ...queueEnv };
+  const state = findEmbeddedService({ dataDir: options.dataDir ?? env.EMBEDDED_DATA_DIR, cwd: options.cwd, env });
+  if (!state) return env;
+  return { ...env, DATABASE_URL: state.databaseUrl, QUEUE_BACKEND: env.QUEUE_BACKEND ?? state.queueBackend };
 }

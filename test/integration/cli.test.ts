@@ -19,11 +19,14 @@ afterAll(async () => {
 const bin = new URL('../../bin/benefits.mjs', import.meta.url).pathname;
 
 /** Runs the real `benefits` command, output not a terminal, against this file's database and queues. */
-function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function cli(
+  ...args: Array<string | Record<string, string>>
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const extra = typeof args.at(-1) === 'object' ? (args.pop() as Record<string, string>) : {};
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      [bin, ...args],
+      [bin, ...(args as string[])],
       {
         env: {
           ...process.env,
@@ -31,6 +34,7 @@ function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr:
           REDIS_URL: h.config.redisUrl,
           QUEUE_PREFIX: h.config.queuePrefix,
           QUEUE_BACKEND: h.config.queueBackend,
+          ...extra,
         },
         timeout: 60_000,
       },
@@ -268,7 +272,9 @@ describe('benefits publish', () => {
       'cli-bad',
     );
     expect(run.code).toBe(2);
-    expect(run.stderr).toMatch(/memberIds\.2/);
+    // The file's own line, a header counting as one, with the offending value.
+    expect(run.stderr).toMatch(/^benefits: line 3: "bad member": /m);
+    expect(run.stderr).not.toMatch(/\n\s+at /);
     expect((await h.request('GET', '/v1/operations/cli-bad')).status).toBe(404);
     const usage = await cli(
       'publish',
@@ -284,5 +290,108 @@ describe('benefits publish', () => {
     expect(usage.code).not.toBe(0);
     expect(usage.stderr).toMatch(/true or false/);
     expect((await cli('status', 'nope')).code).toBe(1);
+  });
+});
+
+// Each case starts the real command (node and tsx): under a loaded machine a few take a minute.
+describe('benefits failures, by exit code', { timeout: 180_000 }, () => {
+  const members = async (name: string, lines: string[]) => {
+    const file = join(dir, name);
+    await writeFile(file, `${lines.join('\n')}\n`);
+    return file;
+  };
+
+  it('2: a missing file, an unknown kind, a missing flag; one line each, no stack', async () => {
+    const missing = await cli(
+      'publish',
+      '--kind',
+      'members.associate',
+      '--enterprise',
+      'E1',
+      '--file',
+      join(dir, 'nope.csv'),
+    );
+    expect(missing).toMatchObject({ code: 2, stdout: '' });
+    expect(missing.stderr).toBe(`benefits: cannot read --file ${join(dir, 'nope.csv')}: no such file\n`);
+
+    const file = await members('flags.csv', ['memberId', 'f-1']);
+    const kind = await cli('publish', '--kind', 'members.nope', '--enterprise', 'E1', '--file', file);
+    expect(kind.code).toBe(2);
+    expect(kind.stderr).toMatch(/--kind <kind>' argument 'members.nope' is invalid/);
+
+    const enabled = await cli('publish', '--kind', 'sharing.set', '--enterprise', 'E1', '--file', file);
+    expect(enabled).toMatchObject({ code: 2, stderr: 'benefits: --enabled is required for sharing.set\n' });
+    const coupon = await cli('publish', '--kind', 'coupons.allocate', '--enterprise', 'E1', '--file', file);
+    expect(coupon).toMatchObject({ code: 2, stderr: 'benefits: --coupon is required for coupons.allocate\n' });
+    const noFile = await cli('publish', '--kind', 'members.associate', '--enterprise', 'E1');
+    expect(noFile).toMatchObject({ code: 2, stderr: 'benefits: --file is required for members.associate\n' });
+    const enterprise = await cli('publish', '--kind', 'members.associate', '--enterprise', 'bad id', '--file', file);
+    expect(enterprise.code).toBe(2);
+    expect(enterprise.stderr).toMatch(/^benefits: --enterprise "bad id": /m);
+
+    const amounts = await members('amounts.csv', ['memberId,amount', 'a-1,1.00', '', 'a-2,1.005']);
+    const amount = await cli(
+      'publish',
+      '--kind',
+      'coupons.allocate',
+      '--enterprise',
+      'E1',
+      '--coupon',
+      'C1',
+      '--file',
+      amounts,
+    );
+    expect(amount.code).toBe(2);
+    expect(amount.stderr).toMatch(/^benefits: line 4: amount "1\.005": /m);
+  });
+
+  it('3: PostgreSQL or the queue store unreachable, naming what it tried', async () => {
+    const file = await members('reach.csv', ['r-1']);
+    const args = ['publish', '--kind', 'members.associate', '--enterprise', 'E1', '--file', file];
+    const noPostgres = await cli(...args, { DATABASE_URL: 'postgres://postgres:secret@127.0.0.1:1/none' });
+    expect(noPostgres.code).toBe(3);
+    expect(noPostgres.stderr).toMatch(
+      /PostgreSQL is not reachable at postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:1\/none \(ECONNREFUSED\)/,
+    );
+    if (h.config.queueBackend === 'redis') {
+      const noRedis = await cli(...args, { REDIS_URL: 'redis://127.0.0.1:1' });
+      expect(noRedis.code).toBe(3);
+      expect(noRedis.stderr).toMatch(/Redis is not reachable/);
+    }
+    expect(`${noPostgres.stderr}`).not.toMatch(/\n\s+at /);
+  });
+
+  it('4: --wait timed out, after saying that no chunk moved and naming the queue settings', async () => {
+    const file = await members('stalled.csv', ['memberId', 's-1', 's-2']);
+    // Published where no worker listens: a wrong prefix, or another schema for the PostgreSQL queues.
+    const elsewhere = { QUEUE_PREFIX: `${h.config.queuePrefix}-nobody`, QUEUE_SCHEMA: 'bullmq_nobody' };
+    const run = await cli(
+      'publish',
+      '--kind',
+      'members.associate',
+      '--enterprise',
+      'E-stall',
+      '--file',
+      file,
+      '--operation-id',
+      'cli-stall',
+      '--wait',
+      '--timeout',
+      '4',
+      '--stall-warning',
+      '1',
+      elsewhere,
+    );
+    expect(run.code).toBe(4);
+    expect(run.stderr).toMatch(
+      /no chunk of cli-stall applied for \d+ s .*QUEUE_BACKEND=(redis, QUEUE_PREFIX|postgres, QUEUE_SCHEMA)=/,
+    );
+    expect(run.stderr).toMatch(
+      /^benefits: --wait timed out after 4 s: operation cli-stall is queued, chunks 0\/1, items 0\/2$/m,
+    );
+    // The progress knew its totals, and said each final count once.
+    expect(run.stderr).not.toMatch(/\/0\b/);
+    expect(run.stderr.match(/checking: 2$/gm)).toHaveLength(1);
+    expect(run.stderr.match(/publishing: 2\/2 \(100%\)$/gm)).toHaveLength(1);
   });
 });

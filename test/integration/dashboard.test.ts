@@ -1,11 +1,12 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QUEUES } from '../../src/contract/index.js';
 import { type Harness, memberIds, startHarness } from '../support/harness.js';
+import { type HeldRowLock, holdMemberLock } from '../support/row-lock.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 // On a developer's machine without Chromium the browser test is skipped with a warning; in CI
@@ -206,4 +207,78 @@ describe('DASHBOARD_READ_ONLY=false without credentials, on the quick start mach
     expect((await fetch(`${url}/dashboard/api/queues/${QUEUES.events}/resume`, { method: 'PUT' })).status).toBe(200);
     expect(await writable.service.queues.events.isPaused()).toBe(false);
   });
+});
+
+describe.skipIf(!haveChromium)('the board during a batch', () => {
+  // One worker, and a row lock held by the test on a member in chunk 40: the batch stops there
+  // mid-way, with chunks done, one active and the rest waiting, for as long as the test looks.
+  let busy: Harness;
+  let lock: HeldRowLock | undefined;
+  let shots: string;
+  beforeAll(async () => {
+    busy = await startHarness('dashboard-batch', { env: { WORKER_CONCURRENCY: '1' } });
+    // DASHBOARD_SCREENSHOTS=<dir> keeps the pictures for a person to look at.
+    shots = process.env.DASHBOARD_SCREENSHOTS ?? (await mkdtemp(join(tmpdir(), 'benefits-dashboard-shots-')));
+  });
+  afterAll(async () => {
+    await lock?.end();
+    await busy?.close();
+    if (shots && !process.env.DASHBOARD_SCREENSHOTS) await rm(shots, { recursive: true, force: true });
+  });
+
+  it('shows the chunks of a running batch, and says what the events queue is for', async () => {
+    const members = memberIds('batch', 8_000);
+    await busy.waitForOperation(
+      await busy.publish({ kind: 'members.associate', enterpriseId: 'E-batch', memberIds: members }),
+      90_000,
+    );
+    lock = await holdMemberLock(busy.config.databaseUrl, members[4_000]!);
+    await busy.publish({
+      operationId: 'batch-set',
+      kind: 'sharing.set',
+      enterpriseId: 'E-batch',
+      enabled: true,
+      memberIds: members,
+    });
+    await lock.untilBlocking();
+
+    const browser = await launchChromium();
+    try {
+      const { page } = browser;
+      await page.setViewportSize({ width: 1400, height: 900 });
+      await page.goto(`${busy.service.url}/dashboard`, { timeout: 15_000 });
+      for (const name of Object.values(QUEUES)) {
+        await page.getByText(name, { exact: true }).first().waitFor({ state: 'visible', timeout: 15_000 });
+      }
+      await page.screenshot({ path: join(shots, 'overview.png'), fullPage: true });
+
+      await page.goto(`${busy.service.url}/dashboard/queue/${QUEUES.chunks}?status=active`, { timeout: 15_000 });
+      await page
+        .getByText(/batch-set/)
+        .first()
+        .waitFor({ state: 'visible', timeout: 15_000 });
+      await page.screenshot({ path: join(shots, 'chunks-active.png'), fullPage: true });
+
+      await page.goto(`${busy.service.url}/dashboard/queue/${QUEUES.events}`, { timeout: 15_000 });
+      await page
+        .getByText(/Nothing in this service consumes them/)
+        .first()
+        .waitFor({ state: 'visible', timeout: 15_000 });
+      await page.screenshot({ path: join(shots, 'events.png'), fullPage: true });
+    } finally {
+      await browser.close();
+    }
+    for (const shot of ['overview.png', 'chunks-active.png', 'events.png']) {
+      const png = await readFile(join(shots, shot));
+      expect(png.subarray(1, 4).toString('latin1'), shot).toBe('PNG');
+      expect(png.length, shot).toBeGreaterThan(10_000);
+    }
+    const during = (await busy.request('GET', '/v1/operations/batch-set')).body;
+    expect(during.status).toBe('running');
+    expect(during.progress.chunksDone).toBeGreaterThan(0);
+    expect(during.progress.chunksDone).toBeLessThan(80);
+
+    await lock.release();
+    expect(await busy.waitForOperation('batch-set', 120_000)).toMatchObject({ status: 'completed' });
+  }, 240_000);
 });

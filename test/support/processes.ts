@@ -28,11 +28,18 @@ export interface ServiceProcess {
 
 /**
  * `node --import tsx src/main.ts <role>`, spawned directly (not through npm) so that a signal
- * reaches the service itself.
+ * reaches the service itself; `compiled`: `node dist/main.js <role>`, what the image runs
+ * (`ensureBuild()` first). `detached`: in a process group of its own, as a terminal starts it.
  */
-export function spawnService(role: 'all' | 'worker', env: Record<string, string>): ServiceProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', role], {
+export function spawnService(
+  role: 'all' | 'worker',
+  env: Record<string, string>,
+  options: { compiled?: boolean; detached?: boolean } = {},
+): ServiceProcess {
+  const entry = options.compiled ? ['dist/main.js', role] : ['--import', 'tsx', 'src/main.ts', role];
+  const child = spawn(process.execPath, entry, {
     cwd: ROOT,
+    detached: options.detached ?? false,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

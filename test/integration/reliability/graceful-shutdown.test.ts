@@ -1,22 +1,22 @@
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Harness, memberIds, startHarness } from '../../support/harness.js';
 import { expectLedgerConsistent, ledgerPublisher } from '../../support/ledger-check.js';
 import { pollUntil, serviceEnv, spawnService, stopChildren } from '../../support/processes.js';
 import { waitForFinal, waitForProgress } from '../../support/progress.js';
+import { type HeldRowLock, holdMemberLock } from '../../support/row-lock.js';
 
 // Fault: a deploy or a scale-down sends SIGTERM to a worker in the middle of a batch. It must stop
 // taking chunks, let the running ones commit, release them in Redis and exit 0 within
 // SHUTDOWN_GRACE_MS, leaving no chunk half-applied and nothing stalled for the next worker to wait on.
 const GRACE_MS = 15_000;
 let h: Harness;
-let blocker: pg.Client | undefined;
+let blocker: HeldRowLock | undefined;
 const { published, publish } = ledgerPublisher(() => h);
 beforeAll(async () => {
   h = await startHarness('rel_sigterm', { workers: false });
 });
 afterAll(async () => {
-  await blocker?.end().catch(() => {});
+  await blocker?.end();
   await stopChildren();
   await h?.close();
 });
@@ -40,15 +40,8 @@ describe('SIGTERM to a worker during a batch', () => {
 
     // A row lock held by the test keeps chunk 60 running (blocked inside its transaction) when the
     // signal arrives, so the test knows one chunk is mid-flight and must be let to commit.
-    const lock = new pg.Client({ connectionString: h.config.databaseUrl, application_name: 'reliability-blocker' });
+    const lock = await holdMemberLock(h.config.databaseUrl, members[6_000]!);
     blocker = lock;
-    lock.on('error', () => {}); // dropping the database at the end terminates it
-    await lock.connect();
-    const {
-      rows: [self],
-    } = await lock.query('SELECT pg_backend_pid() AS pid');
-    await lock.query('BEGIN');
-    await lock.query('SELECT 1 FROM members WHERE member_id = $1 FOR UPDATE', [members[6_000]]);
     const sharing = await publish({
       operationId: 'term-enable',
       kind: 'sharing.set',
@@ -56,17 +49,7 @@ describe('SIGTERM to a worker during a batch', () => {
       enabled: true,
       memberIds: members,
     });
-    await pollUntil(
-      'a chunk waiting on the held row lock',
-      async () => {
-        const { rows } = await lock.query(
-          'SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))',
-          [self.pid],
-        );
-        return rows[0].n > 0 ? true : undefined;
-      },
-      { timeoutMs: 90_000, intervalMs: 20 },
-    );
+    await lock.untilBlocking();
     const atSignal = await waitForProgress(h.service.db, sharing, () => true);
     const signalledAt = Date.now();
     first.kill('SIGTERM');
@@ -85,7 +68,7 @@ describe('SIGTERM to a worker during a batch', () => {
     expect(first.running()).toBe(true);
     expect(first.output()).not.toContain('"msg":"stopped"');
     const releasedAt = Date.now();
-    await lock.query('COMMIT');
+    await lock.release();
     const exit = await exited;
     const exitMs = Date.now() - signalledAt;
     expect(exit).toEqual({ code: 0, signal: null });
