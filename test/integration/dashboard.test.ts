@@ -216,7 +216,7 @@ describe.skipIf(!haveChromium)('the board during a batch', () => {
   let lock: HeldRowLock | undefined;
   let shots: string;
   beforeAll(async () => {
-    busy = await startHarness('dashboard-batch', { env: { WORKER_CONCURRENCY: '1' } });
+    busy = await startHarness('dashboard-batch', { env: { WORKER_CONCURRENCY: '1', RUNTIME_MODE: 'local' } });
     // DASHBOARD_SCREENSHOTS=<dir> keeps the pictures for a person to look at.
     shots = process.env.DASHBOARD_SCREENSHOTS ?? (await mkdtemp(join(tmpdir(), 'benefits-dashboard-shots-')));
   });
