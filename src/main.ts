@@ -1,5 +1,5 @@
 import { type Config, loadConfig } from './config.js';
-import { entryPointLinks } from './http/root.routes.js';
+import { type EntryPoint, entryPointLinks } from './http/root.routes.js';
 import { createLogger } from './logger.js';
 import { resolveRuntime, type RuntimeMode } from './runtime/runtime-mode.js';
 import { startService, type Service } from './service.js';
@@ -23,9 +23,10 @@ function refuseToStart(error: unknown): never {
 }
 
 /** Where a newcomer goes next, as plain lines: 0.0.0.0 is no address to open in a browser. */
-function announceEntryPoints(url: string): void {
+function announceEntryPoints(url: string, dashboard: boolean): void {
   const base = url.replace(/\/\/(0\.0\.0\.0|\[::\])(?=[:/]|$)/, '//localhost');
-  const links = entryPointLinks(base, role === 'all' ? ['api', 'dashboard', 'metrics'] : ['metrics', 'readiness']);
+  const served: EntryPoint[] = ['api', ...(dashboard ? (['dashboard'] as const) : []), 'metrics'];
+  const links = entryPointLinks(base, role === 'all' ? served : ['metrics', 'readiness']);
   for (const [name, link] of Object.entries(links)) process.stderr.write(`benefits: ${name.padEnd(10)}${link}\n`);
 }
 
@@ -71,7 +72,7 @@ logger.info(
   },
   'benefits worker started',
 );
-if (service.url) announceEntryPoints(service.url);
+if (service.url) announceEntryPoints(service.url, service.dashboard);
 
 let signals = 0;
 async function shutdown(signal: string) {

@@ -32,6 +32,8 @@ export interface Service {
   workers: ServiceWorkers | null;
   /** The address the API listens on, when it runs. */
   url: string | null;
+  /** Whether the API serves the dashboard (off in a configured deployment without credentials). */
+  dashboard: boolean;
   /** Idempotent; closes in reverse order of opening: API, workers, queues, Redis, Postgres. */
   stop(): Promise<void>;
 }
@@ -65,6 +67,20 @@ function dashboardAllowed(config: Config, logger: Logger): boolean {
   if (config.dashboardCredentials !== null || config.runtimeMode !== 'configured') return true;
   logger.warn('dashboard off: set DASHBOARD_USER and DASHBOARD_PASSWORD to serve it at /dashboard');
   return false;
+}
+
+/**
+ * Stops the listener and waits for the requests in flight, for at most `graceMs`: a connection a
+ * client holds open with a request that never ends (a browser left open on the dashboard) must not
+ * keep the process from stopping, so past the grace the remaining connections are cut.
+ */
+async function closeApp(app: FastifyInstance, graceMs: number): Promise<void> {
+  const timer = setTimeout(() => app.server.closeAllConnections(), graceMs);
+  try {
+    await app.close();
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export async function startService(config: Config, logger: Logger, options: ServiceOptions): Promise<Service> {
@@ -114,6 +130,7 @@ export async function startService(config: Config, logger: Logger, options: Serv
       closers.push(() => closeWorkers(workers!));
     }
 
+    const dashboard = options.api && dashboardAllowed(config, logger);
     let app: FastifyInstance | null = null;
     let url: string | null = null;
     const { producer } = queueBackend;
@@ -138,7 +155,7 @@ export async function startService(config: Config, logger: Logger, options: Serv
         rateLimitPerMinute: config.rateLimitPerMinute,
         metrics: { source: metrics, token: config.metricsToken },
         // The administration queues: the board waits out a queue-store blip instead of failing.
-        ...(dashboardAllowed(config, logger) && {
+        ...(dashboard && {
           dashboard: { queues, readOnly: config.dashboardReadOnly, credentials: config.dashboardCredentials },
         }),
       });
@@ -149,7 +166,7 @@ export async function startService(config: Config, logger: Logger, options: Serv
     if (app) {
       const port = options.api ? config.port : config.metricsPort!;
       url = await app.listen({ host: config.host, port });
-      closers.push(() => app!.close());
+      closers.push(() => closeApp(app!, config.shutdownGraceMs));
       if (options.api) await announceApiAuth({ db, config, logger, url });
     }
 
@@ -161,6 +178,7 @@ export async function startService(config: Config, logger: Logger, options: Serv
       app,
       workers,
       url,
+      dashboard,
       stop: () => (stopping ??= stopAll()),
     };
   } catch (error) {

@@ -72,7 +72,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     keyGenerator: (request) => request.principal?.keyId ?? request.ip,
     allowList: (request) => request.routeOptions.config.scope === undefined,
   });
-  registerRootRoute(app);
+  registerRootRoute(app, deps.dashboard !== undefined);
   registerHealthRoutes(app, deps.readiness);
   registerOperationRoutes(app, deps);
   registerEnterpriseRoutes(app, deps);

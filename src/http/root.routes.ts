@@ -26,9 +26,10 @@ export function entryPointLinks(
 }
 
 /** `GET /`: what this service is and where its parts are, as links relative to the address asked. */
-export function registerRootRoute(app: FastifyInstance): void {
+export function registerRootRoute(app: FastifyInstance, withDashboard: boolean): void {
+  const names = (Object.keys(ENTRY_POINTS) as EntryPoint[]).filter((name) => withDashboard || name !== 'dashboard');
   app.get('/', async (request) => {
     const base = `${request.protocol}://${request.host}`;
-    return { service: 'benefits-worker', links: entryPointLinks(base) };
+    return { service: 'benefits-worker', links: entryPointLinks(base, names) };
   });
 }

@@ -31,6 +31,9 @@ const compiled = async () => {
       PORT: String(port),
       WORKER_CONCURRENCY: '4',
       SHUTDOWN_GRACE_MS: String(GRACE_MS),
+      // A configured deployment serves the board only behind credentials.
+      DASHBOARD_USER: 'operator',
+      DASHBOARD_PASSWORD: 'board-secret',
     }),
     { compiled: true },
   );
@@ -55,7 +58,8 @@ describe('the compiled service', () => {
         readiness: `${url}/readyz`,
       },
     });
-    expect((await fetch(`${url}/dashboard`)).status).toBe(200);
+    const basic = `Basic ${Buffer.from('operator:board-secret').toString('base64')}`;
+    expect((await fetch(`${url}/dashboard`, { headers: { authorization: basic } })).status).toBe(200);
     await service.stop();
   });
 

@@ -36,7 +36,8 @@ let h: Harness;
 beforeAll(async () => {
   h = await startHarness('dashboard', {
     workers: false,
-    env: { DASHBOARD_USER: credentials.user, DASHBOARD_PASSWORD: credentials.password },
+    // The browsers' connections to the board may outlive them: closing waits 5 s for them at most.
+    env: { DASHBOARD_USER: credentials.user, DASHBOARD_PASSWORD: credentials.password, SHUTDOWN_GRACE_MS: '5000' },
   });
   await h.publish({
     operationId: 'dash-op',
@@ -216,7 +217,9 @@ describe.skipIf(!haveChromium)('the board during a batch', () => {
   let lock: HeldRowLock | undefined;
   let shots: string;
   beforeAll(async () => {
-    busy = await startHarness('dashboard-batch', { env: { WORKER_CONCURRENCY: '1', RUNTIME_MODE: 'local' } });
+    busy = await startHarness('dashboard-batch', {
+      env: { WORKER_CONCURRENCY: '1', DASHBOARD_USER: credentials.user, DASHBOARD_PASSWORD: credentials.password },
+    });
     // DASHBOARD_SCREENSHOTS=<dir> keeps the pictures for a person to look at.
     shots = process.env.DASHBOARD_SCREENSHOTS ?? (await mkdtemp(join(tmpdir(), 'benefits-dashboard-shots-')));
   });
@@ -242,7 +245,7 @@ describe.skipIf(!haveChromium)('the board during a batch', () => {
     });
     await lock.untilBlocking();
 
-    const browser = await launchChromium();
+    const browser = await launchChromium({ username: credentials.user, password: credentials.password });
     try {
       const { page } = browser;
       await page.setViewportSize({ width: 1400, height: 900 });
