@@ -80,22 +80,6 @@ export async function startRedisCluster(options: {
     throw error;
   }
 
-  const probe = async <T>(port: number, ask: (redis: Redis) => Promise<T>): Promise<T | undefined> => {
-    const redis = new Redis(port, '127.0.0.1', {
-      lazyConnect: true,
-      maxRetriesPerRequest: 0,
-      retryStrategy: () => null,
-    });
-    redis.on('error', () => {});
-    try {
-      await redis.connect();
-      return await ask(redis);
-    } catch {
-      return undefined;
-    } finally {
-      redis.disconnect();
-    }
-  };
   const live = () => nodes.filter((node) => node.running());
 
   const cluster: RedisCluster = {
@@ -157,7 +141,7 @@ export async function startRedisCluster(options: {
   };
   try {
     await cluster.healthy();
-    await replicasInSync(ports, probe);
+    await replicasInSync(ports);
   } catch (error) {
     await cluster.dispose();
     throw error;
@@ -165,32 +149,30 @@ export async function startRedisCluster(options: {
   return cluster;
 }
 
+/** Asks one node something on a connection of its own; undefined when it does not answer. */
+async function probe<T>(port: number, ask: (redis: Redis) => Promise<T>): Promise<T | undefined> {
+  const redis = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  redis.on('error', () => {});
+  try {
+    await redis.connect();
+    return await ask(redis);
+  } catch {
+    return undefined;
+  } finally {
+    redis.disconnect();
+  }
+}
+
 async function waitForPing(port: number): Promise<void> {
   for (let attempt = 0; attempt < 100; attempt += 1) {
-    const redis = new Redis(port, '127.0.0.1', {
-      lazyConnect: true,
-      maxRetriesPerRequest: 0,
-      retryStrategy: () => null,
-    });
-    redis.on('error', () => {});
-    try {
-      await redis.connect();
-      if ((await redis.ping()) === 'PONG') return;
-    } catch {
-      // not listening yet
-    } finally {
-      redis.disconnect();
-    }
+    if ((await probe(port, (redis) => redis.ping())) === 'PONG') return;
     await sleep(50);
   }
   throw new Error(`redis-server on port ${port} did not start`);
 }
 
 /** A replica that has not finished its first sync cannot take over: wait for every link. */
-async function replicasInSync(
-  ports: number[],
-  probe: <T>(port: number, ask: (redis: Redis) => Promise<T>) => Promise<T | undefined>,
-): Promise<void> {
+async function replicasInSync(ports: number[]): Promise<void> {
   for (let attempt = 0; attempt < 300; attempt += 1) {
     const infos = await Promise.all(ports.map((port) => probe(port, (r) => r.info('replication'))));
     const replicas = infos.filter((info) => info?.includes('role:slave'));
