@@ -42,6 +42,16 @@ const TABLES: HistoryTable[] = [
 // Months created ahead of today, so no insert ever waits for one.
 const MONTHS_AHEAD = 3;
 
+/** The item key (with the month when partitioned) and the secondary indexes of a history table. */
+async function createIndexes(db: Kysely<any>, table: HistoryTable, partitioned: boolean): Promise<void> {
+  const t = table.name;
+  const key = partitioned ? `${table.itemKey}, operation_month` : table.itemKey;
+  const nulls = table.nullsNotDistinct ? ' NULLS NOT DISTINCT' : '';
+  await sql.raw(`CREATE UNIQUE INDEX ${t}_item_uq ON ${t} (${key})${nulls}`).execute(db);
+  for (const [name, definition] of Object.entries(table.indexes))
+    await sql.raw(`CREATE INDEX ${name} ON ${t} ${definition}`).execute(db);
+}
+
 export async function up(db: Kysely<any>): Promise<void> {
   for (const table of TABLES) await partition(db, table);
 }
@@ -69,16 +79,7 @@ async function partition(db: Kysely<any>, table: HistoryTable): Promise<void> {
   await sql`ALTER TABLE ${sql.id(t)} ADD CONSTRAINT ${sql.id(`${t}_pkey`)} PRIMARY KEY (id, operation_month)`.execute(
     db,
   );
-  await sql
-    .raw(
-      `CREATE UNIQUE INDEX ${t}_item_uq ON ${t} (${table.itemKey}, operation_month)` +
-        (table.nullsNotDistinct ? ' NULLS NOT DISTINCT' : ''),
-    )
-    .execute(db);
-  for (const [name, definition] of Object.entries(table.indexes)) {
-    const [columns, where] = definition.split(' WHERE ');
-    await sql.raw(`CREATE INDEX ${name} ON ${t} ${columns}${where ? ` WHERE ${where}` : ''}`).execute(db);
-  }
+  await createIndexes(db, table, true);
 
   // A row's month is its operation's; a row whose operation is gone keeps the month it was written in.
   const month = sql`date_trunc('month', coalesce(o.created_at, h.created_at) AT TIME ZONE 'UTC')::date`;
@@ -122,14 +123,6 @@ export async function down(db: Kysely<any>): Promise<void> {
     );
     await sql`ALTER SEQUENCE ${sql.id(`${t}_id_seq`)} OWNED BY ${sql.id(t, 'id')}`.execute(db);
     await sql`ALTER TABLE ${sql.id(t)} ADD PRIMARY KEY (id)`.execute(db);
-    await sql
-      .raw(
-        `CREATE UNIQUE INDEX ${t}_item_uq ON ${t} (${table.itemKey})${table.nullsNotDistinct ? ' NULLS NOT DISTINCT' : ''}`,
-      )
-      .execute(db);
-    for (const [name, definition] of Object.entries(table.indexes)) {
-      const [columns, where] = definition.split(' WHERE ');
-      await sql.raw(`CREATE INDEX ${name} ON ${t} ${columns}${where ? ` WHERE ${where}` : ''}`).execute(db);
-    }
+    await createIndexes(db, table, false);
   }
 }
